@@ -44,6 +44,7 @@ DATAMODEL_OPTIONS = [
     "--use-double-quotes",
     "--strict-nullable",
     "--use-default",
+    "--set-default-enum-member",
     "--enum-field-as-literal=none",
     "--collapse-root-models",
     "--collapse-constrained-root-models-as-annotated",

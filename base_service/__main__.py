@@ -1,0 +1,43 @@
+"""`python -m base_service`: validate the settings, then serve the API and run the scheduler."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from base_service.api.app import create_app
+from base_service.config import Settings
+from base_service.logs import configure_logging
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = ["marquee: invalid configuration"]
+    for error in exc.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in error["loc"]).upper() or "(settings)"
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  {name}: {message}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """Run the base service until SIGTERM or SIGINT."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(_explain(exc), file=sys.stderr)  # noqa: T201 - the one message a user sees
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 1,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

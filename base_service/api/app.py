@@ -1,0 +1,66 @@
+"""The FastAPI application: `create_app(settings)` is the one entry point."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from base_service import __version__
+from base_service.api.deps import Services
+from base_service.api.openapi_doc import install_openapi
+from base_service.api.problems import install_problem_handlers
+from base_service.api.routes import events, health, plugins, venues
+from base_service.client import create_http_client
+from base_service.config import Settings
+from base_service.poller import Poller
+from base_service.scheduler import Scheduler
+from base_service.store.database import create_engine, migrate
+
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    """Build the app; its lifespan opens the database, the HTTP client and the scheduler."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        await migrate(engine)
+        http = create_http_client(settings)
+        scheduler = Scheduler(
+            settings.plugins(), Poller(engine, http, settings, clock), engine, settings, clock
+        )
+        await scheduler.start()
+        app.state.services = Services(settings=settings, engine=engine, scheduler=scheduler)
+        logger.info(
+            "base service started",
+            extra={"action": "started", "plugins": len(settings.plugin_urls)},
+        )
+        try:
+            yield
+        finally:
+            await scheduler.stop(settings.shutdown_grace_seconds)
+            await http.aclose()
+            await engine.dispose()
+            logger.info("base service stopped", extra={"action": "stopped"})
+
+    app = FastAPI(
+        title="Marquee",
+        version=__version__,
+        summary="Upcoming events of many venues, gathered from plugin services.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    for module in (events, venues, plugins, health):
+        app.include_router(module.router)
+    install_openapi(app)
+    return app

@@ -1,0 +1,52 @@
+"""What request handlers reach: the long-lived services the lifespan built, and admin auth."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from base_service.api.problems import ProblemError
+from base_service.config import Settings
+from base_service.scheduler import Scheduler
+
+
+@dataclass(frozen=True)
+class Services:
+    """The resources one running app holds; built in the lifespan."""
+
+    settings: Settings
+    engine: AsyncEngine
+    scheduler: Scheduler
+
+
+def get_services(request: Request) -> Services:
+    """The app's services."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+_bearer = HTTPBearer(auto_error=False, description="The operator's ADMIN_TOKEN.")
+
+
+def require_admin(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Let the request through only with `Authorization: Bearer $ADMIN_TOKEN`."""
+    expected = services.settings.admin_token
+    if expected is None:
+        raise ProblemError(403, "admin actions are disabled: ADMIN_TOKEN is not set")
+    given = credentials.credentials if credentials else ""
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise ProblemError(
+            401, "a valid admin bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+AdminDep = Annotated[None, Depends(require_admin)]

@@ -1,0 +1,76 @@
+"""Every error the API returns is RFC 9457 problem+json; this is the one place that maps them."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from base_service.errors import RunInProgress, UnknownPlugin
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemError(Exception):
+    """Raise in a handler to answer with a problem document."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
+def problem_response(
+    status: int, detail: str | None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """Build a problem+json response for a status."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error.get("loc", ()) if part != "query")
+        parts.append(f"{location}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn errors into problem documents."""
+
+    async def on_problem(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ProblemError)
+        return problem_response(exc.status, exc.detail, exc.headers)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(400, _validation_detail(exc))
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return problem_response(exc.status_code, str(exc.detail), exc.headers)
+
+    async def on_unknown_plugin(_: Request, exc: Exception) -> JSONResponse:
+        return problem_response(404, f"no plugin named {exc} is registered")
+
+    async def on_run_in_progress(_: Request, exc: Exception) -> JSONResponse:
+        return problem_response(409, f"a run of {exc} is already in progress")
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(UnknownPlugin, on_unknown_plugin)
+    app.add_exception_handler(RunInProgress, on_run_in_progress)

@@ -1,0 +1,152 @@
+"""Event listings: all events, and one venue's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.engine import RowMapping
+
+from base_service.api.cursors import decode_cursor, encode_cursor
+from base_service.api.deps import ServicesDep
+from base_service.api.problems import ProblemError
+from base_service.api.schemas import EventOut, EventPage, EventStatus
+from base_service.store import reads
+
+router = APIRouter(tags=["events"])
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ProblemError(400, f"'{name}' needs a UTC offset, e.g. 2027-01-01T00:00:00Z")
+    return value
+
+
+def event_filter(
+    start: Annotated[
+        datetime | None,
+        Query(alias="from", description="Only events still going on at or after this instant."),
+    ] = None,
+    end: Annotated[
+        datetime | None, Query(alias="to", description="Only events starting before this instant.")
+    ] = None,
+    status: Annotated[
+        list[EventStatus] | None, Query(description="Only events with these statuses.")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Text in the title or description."),
+    ] = None,
+    include_removed: Annotated[
+        bool, Query(description="Also list events their plugin no longer reports.")
+    ] = False,
+) -> reads.EventFilter:
+    """The filters every event listing takes."""
+    start, end = _aware(start, "from"), _aware(end, "to")
+    if start and end and end <= start:
+        raise ProblemError(400, "'to' must be after 'from'")
+    return reads.EventFilter(
+        start=start,
+        end=end,
+        statuses=[s.value for s in status or []],
+        text=q,
+        include_removed=include_removed,
+    )
+
+
+FilterDep = Annotated[reads.EventFilter, Depends(event_filter)]
+Limit = Annotated[int, Query(ge=1, le=500, description="Events per page.")]
+Cursor = Annotated[
+    str | None, Query(max_length=2000, description="The `next_cursor` of the previous page.")
+]
+
+
+def _local(value: datetime | None, zone: ZoneInfo | None) -> datetime | None:
+    if value is None or zone is None:
+        return value
+    return value.astimezone(zone)
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def to_event_out(row: RowMapping) -> EventOut:
+    """A stored event row as the public model, times shown in the event's own zone."""
+    zone = _zone(row["timezone"])
+    fields: dict[str, Any] = {
+        "plugin_id": row["plugin_id"],
+        "id": row["event_id"],
+        "start": _local(row["start_at"], zone),
+        "end": _local(row["end_at"], zone),
+        "updated_at": row["source_updated_at"],
+    }
+    for name in (
+        "venue_id",
+        "title",
+        "all_day",
+        "timezone",
+        "status",
+        "url",
+        "description",
+        "image_url",
+        "ticket_url",
+        "categories",
+        "performers",
+        "first_seen_at",
+        "last_seen_at",
+        "last_run_id",
+        "removed_at",
+    ):
+        fields[name] = row[name]
+    return EventOut.model_validate(fields)
+
+
+async def event_page(
+    services: ServicesDep, filters: reads.EventFilter, limit: int, cursor: str | None
+) -> EventPage:
+    """Run a filtered, keyset-paginated listing."""
+    after = decode_cursor(cursor) if cursor else None
+    rows, last = await reads.list_events(services.engine, filters, limit=limit, after=after)
+    return EventPage(
+        items=[to_event_out(row) for row in rows],
+        next_cursor=encode_cursor(last) if last else None,
+    )
+
+
+@router.get("/v1/events", summary="List events")
+async def list_events(
+    services: ServicesDep,
+    filters: FilterDep,
+    venue_id: Annotated[str | None, Query(max_length=200)] = None,
+    plugin_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> EventPage:
+    """Events from every plugin, ordered by start; removed events are left out by default."""
+    filters = replace(filters, venue_id=venue_id, plugin_id=plugin_id)
+    return await event_page(services, filters, limit, cursor)
+
+
+@router.get("/v1/venues/{plugin_id}/{venue_id}/events", summary="List a venue's events")
+async def list_venue_events(
+    services: ServicesDep,
+    plugin_id: str,
+    venue_id: str,
+    filters: FilterDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> EventPage:
+    """The events of one venue, ordered by start."""
+    if not await reads.list_venues(services.engine, plugin_id, venue_id):
+        raise ProblemError(404, f"no venue {venue_id!r} from plugin {plugin_id!r}")
+    filters = replace(filters, venue_id=venue_id, plugin_id=plugin_id)
+    return await event_page(services, filters, limit, cursor)

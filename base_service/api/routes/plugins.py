@@ -1,0 +1,149 @@
+"""Registered plugins: their state, their run history, and run-now."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy.engine import RowMapping
+
+from base_service.api.deps import AdminDep, ServicesDep
+from base_service.api.problems import ProblemError
+from base_service.api.schemas import (
+    ManifestSummary,
+    PluginList,
+    PluginOut,
+    QuarantinedRecord,
+    RunAccepted,
+    RunCounts,
+    RunDetail,
+    RunList,
+    RunOut,
+)
+from base_service.errors import UnknownPlugin
+from base_service.store import state
+
+router = APIRouter(tags=["plugins"])
+
+
+def to_run_out(row: RowMapping) -> RunOut:
+    """A run record as the public model."""
+    counts = RunCounts(**{name: row[name] for name in RunCounts.model_fields})
+    return RunOut(
+        run_id=row["run_id"],
+        plugin_id=row["plugin_id"],
+        trigger=row["trigger"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        outcome=row["outcome"],
+        counts=counts,
+        error_kind=row["error_kind"],
+        error=row["error"],
+    )
+
+
+def _manifest(document: dict[str, Any] | None) -> ManifestSummary | None:
+    if not document:
+        return None
+    return ManifestSummary(
+        plugin_id=document["plugin_id"],
+        name=document["name"],
+        version=document["version"],
+        contract_version=document["contract_version"],
+        refresh_interval_seconds=document.get("refresh_interval_seconds"),
+        venue_count=len(document.get("venues", [])),
+    )
+
+
+async def plugin_views(services: ServicesDep) -> list[PluginOut]:
+    """Every registered plugin with its state and last run, in registration order."""
+    rows = await state.plugin_rows(services.engine)
+    run_ids = [row["last_run_id"] for row in rows.values() if row["last_run_id"]]
+    last_runs = {
+        run["run_id"]: to_run_out(run)
+        for run in await state.run_rows(services.engine, run_ids=run_ids, limit=len(run_ids) or 1)
+    }
+    scheduler = services.scheduler
+    views = []
+    for plugin in services.settings.plugins():
+        row = rows.get(plugin.plugin_id)
+        if row is None:
+            continue
+        views.append(
+            PluginOut(
+                plugin_id=plugin.plugin_id,
+                url=plugin.url,
+                state=row["state"],
+                running=plugin.plugin_id in scheduler.running,
+                manifest=_manifest(row["manifest"]),
+                last_run=last_runs.get(row["last_run_id"]),
+                last_success_at=row["last_success_at"],
+                next_run_at=scheduler.next_run_at(plugin.plugin_id) or row["next_run_at"],
+                consecutive_failures=row["consecutive_failures"],
+                last_error=row["last_error"],
+            )
+        )
+    return views
+
+
+def _known(services: ServicesDep, plugin_id: str) -> None:
+    if plugin_id not in {p.plugin_id for p in services.settings.plugins()}:
+        raise UnknownPlugin(plugin_id)
+
+
+@router.get("/v1/plugins", summary="List plugins")
+async def list_plugins(services: ServicesDep) -> PluginList:
+    """Every registered plugin and its state."""
+    return PluginList(items=await plugin_views(services))
+
+
+@router.get("/v1/plugins/{plugin_id}", summary="Get a plugin")
+async def get_plugin(services: ServicesDep, plugin_id: str) -> PluginOut:
+    """One registered plugin and its state."""
+    _known(services, plugin_id)
+    for view in await plugin_views(services):
+        if view.plugin_id == plugin_id:
+            return view
+    raise UnknownPlugin(plugin_id)
+
+
+@router.get("/v1/plugins/{plugin_id}/runs", summary="List a plugin's runs")
+async def list_runs(
+    services: ServicesDep,
+    plugin_id: str,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    before: Annotated[
+        int | None, Query(ge=1, description="Only runs older than this run id.")
+    ] = None,
+) -> RunList:
+    """A plugin's run history, newest first."""
+    _known(services, plugin_id)
+    rows = await state.run_rows(services.engine, plugin_id=plugin_id, limit=limit, before=before)
+    return RunList(items=[to_run_out(row) for row in rows])
+
+
+@router.get("/v1/plugins/{plugin_id}/runs/{run_id}", summary="Get a run")
+async def get_run(services: ServicesDep, plugin_id: str, run_id: int) -> RunDetail:
+    """One run, with the reasons its quarantined records were rejected."""
+    _known(services, plugin_id)
+    rows = await state.run_rows(services.engine, plugin_id=plugin_id, run_ids=[run_id], limit=1)
+    if not rows:
+        raise ProblemError(404, f"plugin {plugin_id!r} has no run {run_id}")
+    quarantined = await state.quarantine_rows(services.engine, run_id)
+    return RunDetail(
+        **to_run_out(rows[0]).model_dump(),
+        quarantine=[
+            QuarantinedRecord(event_id=q["event_id"], reason=q["reason"]) for q in quarantined
+        ],
+    )
+
+
+@router.post(
+    "/v1/plugins/{plugin_id}/runs",
+    status_code=202,
+    summary="Run a plugin now",
+)
+async def run_now(services: ServicesDep, _admin: AdminDep, plugin_id: str) -> RunAccepted:
+    """Start a run of the plugin now (needs the admin token); 409 if one is in progress."""
+    services.scheduler.request_run(plugin_id)
+    return RunAccepted(plugin_id=plugin_id)

@@ -1,0 +1,226 @@
+"""HTTP calls to plugins: timeouts, size caps, redirects, and retries. The only module that
+touches httpx's exceptions.
+
+Retries (tenacity) happen here and only for transient failures: connection errors, timeouts,
+408, 429, 502, 503, 504. A `Retry-After` header sets the wait, capped by
+RETRY_AFTER_CAP_SECONDS; otherwise waits grow exponentially with jitter.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from base_service import __version__
+from base_service.config import PluginConfig, Settings
+from base_service.errors import (
+    PluginError,
+    PluginHTTPError,
+    PluginTimeout,
+    PluginUnreachable,
+    RedirectRefused,
+    ResponseTooLarge,
+)
+
+logger = logging.getLogger(__name__)
+USER_AGENT = f"marquee-base/{__version__}"
+_MAX_PROBLEM_BYTES = 4096
+
+
+def create_http_client(settings: Settings) -> httpx.AsyncClient:
+    """Create the shared AsyncClient the base service uses for every plugin call."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            connect=settings.connect_timeout_seconds,
+            read=settings.read_timeout_seconds,
+            write=settings.read_timeout_seconds,
+            pool=settings.connect_timeout_seconds,
+        ),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        follow_redirects=True,
+        max_redirects=3,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        event_hooks={"response": [_refuse_foreign_redirect]},
+    )
+
+
+async def _refuse_foreign_redirect(response: httpx.Response) -> None:
+    """Stop a redirect that leaves the plugin's host or downgrades https to http."""
+    if not response.has_redirect_location:
+        return
+    source = response.request.url
+    target = source.join(response.headers["Location"])
+    if target.host != source.host or target.port != source.port:
+        raise RedirectRefused(f"{source} redirected to another host: {target}")
+    if source.scheme == "https" and target.scheme != "https":
+        raise RedirectRefused(f"{source} redirected from https to {target.scheme}: {target}")
+
+
+class _RetryAfterOrBackoff:
+    """Tenacity wait: the plugin's Retry-After (capped), else exponential backoff with jitter."""
+
+    def __init__(self, cap: float) -> None:
+        self._cap = cap
+        self._backoff = wait_exponential_jitter(initial=0.5, max=max(cap, 0.5), jitter=0.5)
+
+    def __call__(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), self._cap)
+        return min(self._backoff(state), self._cap)
+
+
+def _is_transient(error: BaseException) -> bool:
+    return isinstance(error, PluginError) and error.transient
+
+
+class PluginClient:
+    """Calls one plugin's endpoints and returns raw bodies; validation is the caller's job."""
+
+    def __init__(self, http: httpx.AsyncClient, plugin: PluginConfig, settings: Settings) -> None:
+        self._http = http
+        self._plugin = plugin
+        self._settings = settings
+        self._timeout = httpx.Timeout(
+            connect=settings.connect_timeout_seconds,
+            read=plugin.read_timeout,
+            write=plugin.read_timeout,
+            pool=settings.connect_timeout_seconds,
+        )
+        self.retries = 0
+
+    async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> bytes:
+        """GET a path of the plugin, retrying transient failures; return the body."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._settings.retry_attempts),
+            wait=_RetryAfterOrBackoff(self._settings.retry_after_cap_seconds),
+            retry=retry_if_exception(_is_transient),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._get_once(path, params)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        self.retries += 1
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        logger.warning(
+            "retrying plugin call",
+            extra={
+                "action": "plugin_call_retry",
+                "plugin_id": self._plugin.plugin_id,
+                "attempt": state.attempt_number,
+                "wait_seconds": round(wait, 3),
+                "error": str(error),
+            },
+        )
+
+    def _headers(self) -> dict[str, str]:
+        trace_id = secrets.token_hex(16)
+        span_id = secrets.token_hex(8)
+        headers = {"X-Request-ID": trace_id, "traceparent": f"00-{trace_id}-{span_id}-01"}
+        if self._plugin.token is not None:
+            headers["Authorization"] = f"Bearer {self._plugin.token.get_secret_value()}"
+        return headers
+
+    async def _get_once(self, path: str, params: Mapping[str, str | int] | None) -> bytes:
+        url = f"{self._plugin.url}{path}"
+        try:
+            async with self._http.stream(
+                "GET", url, params=params, headers=self._headers(), timeout=self._timeout
+            ) as response:
+                if response.status_code >= 300:
+                    body = await _read_capped(response, _MAX_PROBLEM_BYTES, truncate=True)
+                    raise _status_error(response, body)
+                return await _read_capped(response, self._settings.max_response_bytes)
+        except httpx.TimeoutException as exc:
+            raise PluginTimeout(f"GET {path}: {type(exc).__name__} after waiting") from None
+        except httpx.TooManyRedirects:
+            raise RedirectRefused(f"GET {path}: too many redirects") from None
+        except httpx.TransportError as exc:
+            raise PluginUnreachable(f"GET {path}: {type(exc).__name__}: {exc}") from None
+
+
+async def _read_capped(response: httpx.Response, cap: int, *, truncate: bool = False) -> bytes:
+    """Read a body up to `cap` bytes; past it, stop reading and raise (or truncate)."""
+    declared = response.headers.get("Content-Length")
+    if not truncate and declared and declared.isdigit() and int(declared) > cap:
+        raise ResponseTooLarge(
+            f"{response.request.url.path}: Content-Length {declared} exceeds the cap of {cap}"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            if truncate:
+                break
+            raise ResponseTooLarge(
+                f"{response.request.url.path}: body exceeds the cap of {cap} bytes"
+            )
+    return b"".join(chunks)[:cap]
+
+
+def _status_error(response: httpx.Response, body: bytes) -> PluginHTTPError:
+    problem = _problem(response, body)
+    summary = ""
+    if problem:
+        summary = ": " + "; ".join(
+            str(problem[key]) for key in ("title", "detail") if problem.get(key)
+        )
+    status = response.status_code
+    if 300 <= status < 400:
+        summary = f": redirect without a usable Location{summary}"
+    return PluginHTTPError(
+        f"GET {response.request.url.path} answered {status}{summary}"[:1000],
+        status=status,
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        problem=problem,
+    )
+
+
+def _problem(response: httpx.Response, body: bytes) -> dict[str, Any] | None:
+    if "json" not in response.headers.get("Content-Type", ""):
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now if now is not None else time.time()
+    return max(0.0, when.timestamp() - current)

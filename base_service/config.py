@@ -1,0 +1,99 @@
+"""The base service's settings: one validated object, built once from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from base_service.errors import ConfigError
+from base_service.registry import PluginEntry, parse_plugin_urls
+
+
+def _parse_plugins(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return parse_plugin_urls(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+class PluginOverride(BaseModel, extra="forbid"):
+    """Per-plugin settings that win over the manifest and the global defaults."""
+
+    interval_seconds: int | None = Field(default=None, ge=1)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    token: SecretStr | None = None
+
+
+@dataclass(frozen=True)
+class PluginConfig:
+    """Everything the base service knows about a plugin before contacting it."""
+
+    plugin_id: str
+    url: str
+    interval_override: int | None
+    read_timeout: float
+    token: SecretStr | None
+
+
+class Settings(BaseSettings):
+    """Configuration, read only from environment variables (see the README's table)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    plugin_urls: Annotated[tuple[PluginEntry, ...], NoDecode, BeforeValidator(_parse_plugins)] = ()
+    plugin_overrides: dict[str, PluginOverride] = Field(default_factory=dict)
+    database_url: str = "sqlite+aiosqlite:///data/marquee.db"
+    admin_token: SecretStr | None = None
+
+    default_interval_seconds: int = Field(default=6 * 3600, ge=1)
+    failure_backoff_seconds: int = Field(default=60, ge=1)
+    max_concurrent_runs: int = Field(default=8, ge=1)
+    first_run_spread_seconds: float = Field(default=5.0, ge=0)
+
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=30.0, gt=0)
+    run_timeout_seconds: float = Field(default=600.0, gt=0)
+    retry_attempts: int = Field(default=4, ge=1)
+    retry_after_cap_seconds: float = Field(default=60.0, ge=0)
+    max_response_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    page_size: int = Field(default=500, ge=1, le=10000)
+    max_pages_per_run: int = Field(default=2000, ge=1)
+    max_events_per_run: int = Field(default=500_000, ge=1)
+    quarantine_max_ratio: float = Field(default=0.5, ge=0, le=1)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @model_validator(mode="after")
+    def _overrides_name_registered_plugins(self) -> Settings:
+        known = {entry.plugin_id for entry in self.plugin_urls}
+        unknown = sorted(set(self.plugin_overrides) - known)
+        if unknown:
+            raise ValueError(
+                f"PLUGIN_OVERRIDES names plugins not in PLUGIN_URLS: {', '.join(unknown)}"
+            )
+        return self
+
+    def plugins(self) -> list[PluginConfig]:
+        """Return the registered plugins with their overrides applied."""
+        configs = []
+        for entry in self.plugin_urls:
+            override = self.plugin_overrides.get(entry.plugin_id, PluginOverride())
+            configs.append(
+                PluginConfig(
+                    plugin_id=entry.plugin_id,
+                    url=entry.url,
+                    interval_override=override.interval_seconds,
+                    read_timeout=override.timeout_seconds or self.read_timeout_seconds,
+                    token=override.token,
+                )
+            )
+        return configs

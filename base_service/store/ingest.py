@@ -1,0 +1,278 @@
+"""Where a run is made atomic: pages are staged as they arrive, then applied in one transaction.
+
+Nothing a run stages is visible to readers until `apply_run` commits. A run that fails, times
+out or is killed leaves only staged rows behind, which `discard_run` (or the start-up sweep)
+deletes; the events served stay exactly as the last successful run left them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from base_service.generated.plugin_api import Event, Manifest, Venue
+from base_service.store.tables import EVENT_CONTENT_COLUMNS, events, staged_events, venues
+
+_VENUE_BATCH = 500  # rows per INSERT, well under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True)
+class ApplyCounts:
+    """What applying a run changed."""
+
+    inserted: int
+    updated: int
+    removed: int
+    duplicates: list[str]
+    duplicate_count: int
+
+
+def event_row(event: Event) -> dict[str, Any]:
+    """Turn a validated contract event into the content columns of a stored row."""
+    row: dict[str, Any] = {
+        "venue_id": event.venue_id,
+        "title": event.title,
+        "start_at": event.start,
+        "end_at": event.end,
+        "all_day": event.all_day,
+        "timezone": event.timezone,
+        "status": event.status.value,
+        "url": _str_or_none(event.url),
+        "description": event.description,
+        "image_url": _str_or_none(event.image_url),
+        "ticket_url": _str_or_none(event.ticket_url),
+        "categories": list(event.categories),
+        "performers": list(event.performers),
+        "source_updated_at": event.updated_at,
+    }
+    row["content_hash"] = _content_hash(row)
+    return row
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _content_hash(row: dict[str, Any]) -> str:
+    canonical = json.dumps(row, sort_keys=True, default=lambda v: v.isoformat())
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def stage_events(
+    engine: AsyncEngine, run_id: int, plugin_id: str, batch: Sequence[Event]
+) -> None:
+    """Stage one page of validated events for a run, in its own short transaction."""
+    if not batch:
+        return
+    rows = [
+        {"run_id": run_id, "plugin_id": plugin_id, "event_id": event.id, **event_row(event)}
+        for event in batch
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(insert(staged_events), rows)
+
+
+async def discard_run(engine: AsyncEngine, run_id: int) -> None:
+    """Delete what a run staged; stored events are untouched."""
+    async with engine.begin() as conn:
+        await conn.execute(delete(staged_events).where(staged_events.c.run_id == run_id))
+
+
+async def apply_run(
+    conn: AsyncConnection,
+    *,
+    run_id: int,
+    plugin_id: str,
+    manifest: Manifest,
+    now: datetime,
+    full_snapshot: bool = True,
+) -> ApplyCounts:
+    """Apply a run's staged events to the stored ones, inside the caller's transaction.
+
+    Upserts by (plugin, event id); the first of several staged rows with one id wins and the
+    others are reported as duplicates; with a full snapshot, stored events the run did not see
+    are marked removed. Finally the staging rows are deleted.
+    """
+    staged = staged_events.c
+    firsts = (
+        select(func.min(staged.seq))
+        .where(staged.run_id == run_id)
+        .group_by(staged.event_id)
+        .scalar_subquery()
+    )
+    unique = select(staged_events).where(staged.run_id == run_id, staged.seq.in_(firsts)).subquery()
+    stored = events.c
+
+    joined = unique.join(
+        events,
+        and_(stored.plugin_id == plugin_id, stored.event_id == unique.c.event_id),
+        isouter=True,
+    )
+    counts = (
+        await conn.execute(
+            select(
+                func.count(),
+                func.count(stored.event_id),
+                func.sum(
+                    case(
+                        (
+                            or_(
+                                stored.content_hash != unique.c.content_hash,
+                                stored.removed_at.is_not(None),
+                            ),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ),
+            ).select_from(joined)
+        )
+    ).one()
+    unique_total, existing, changed = counts[0], counts[1], counts[2] or 0
+
+    staged_total = (
+        await conn.execute(select(func.count()).where(staged.run_id == run_id))
+    ).scalar_one()
+    duplicate_ids = (
+        (
+            await conn.execute(
+                select(staged.event_id)
+                .where(staged.run_id == run_id)
+                .group_by(staged.event_id)
+                .having(func.count() > 1)
+                .limit(20)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+    removed = 0
+    if full_snapshot:
+        seen = select(staged.event_id).where(staged.run_id == run_id)
+        result = await conn.execute(
+            update(events)
+            .where(
+                stored.plugin_id == plugin_id,
+                stored.removed_at.is_(None),
+                stored.event_id.not_in(seen),
+            )
+            .values(removed_at=now, changed_at=now)
+        )
+        removed = result.rowcount
+
+    await conn.execute(_upsert(conn, unique, run_id=run_id, now=now))
+    await _store_venues(conn, plugin_id, manifest, now)
+    await conn.execute(delete(staged_events).where(staged.run_id == run_id))
+    return ApplyCounts(
+        inserted=unique_total - existing,
+        updated=changed,
+        removed=removed,
+        duplicates=list(duplicate_ids),
+        duplicate_count=staged_total - unique_total,
+    )
+
+
+def _insert_for(conn: AsyncConnection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _upsert(conn: AsyncConnection, unique: Any, *, run_id: int, now: datetime) -> Any:
+    source = select(
+        unique.c.plugin_id,
+        unique.c.event_id,
+        *(unique.c[name] for name in EVENT_CONTENT_COLUMNS),
+        *(
+            value.label(name)
+            for name, value in (
+                ("first_seen_at", _literal(now)),
+                ("last_seen_at", _literal(now)),
+                ("last_run_id", _literal(run_id)),
+                ("changed_at", _literal(now)),
+            )
+        ),
+    ).where(unique.c.run_id == run_id)
+    columns = [
+        "plugin_id",
+        "event_id",
+        *EVENT_CONTENT_COLUMNS,
+        "first_seen_at",
+        "last_seen_at",
+        "last_run_id",
+        "changed_at",
+    ]
+    statement = _insert_for(conn)(events).from_select(columns, source)
+    changed = or_(
+        events.c.content_hash != statement.excluded.content_hash,
+        events.c.removed_at.is_not(None),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[events.c.plugin_id, events.c.event_id],
+        set_={
+            **{name: statement.excluded[name] for name in EVENT_CONTENT_COLUMNS},
+            "last_seen_at": statement.excluded.last_seen_at,
+            "last_run_id": statement.excluded.last_run_id,
+            "changed_at": case((changed, statement.excluded.changed_at), else_=events.c.changed_at),
+            "removed_at": None,
+        },
+    )
+
+
+def _literal(value: object) -> Any:
+    column = events.c.changed_at if isinstance(value, datetime) else events.c.last_run_id
+    return literal(value, type_=column.type)
+
+
+async def _store_venues(
+    conn: AsyncConnection, plugin_id: str, manifest: Manifest, now: datetime
+) -> None:
+    """Make the stored venues of a plugin match its manifest (absent ones marked removed)."""
+    ids = [venue.id for venue in manifest.venues]
+    await conn.execute(
+        update(venues)
+        .where(
+            venues.c.plugin_id == plugin_id,
+            venues.c.removed_at.is_(None),
+            venues.c.venue_id.not_in(ids),
+        )
+        .values(removed_at=now, updated_at=now)
+    )
+    for start in range(0, len(manifest.venues), _VENUE_BATCH):
+        await _upsert_venues(conn, plugin_id, manifest.venues[start : start + _VENUE_BATCH], now)
+
+
+async def _upsert_venues(
+    conn: AsyncConnection, plugin_id: str, batch: Sequence[Venue], now: datetime
+) -> None:
+    statement = _insert_for(conn)(venues).values(
+        [
+            {
+                "plugin_id": plugin_id,
+                "venue_id": venue.id,
+                "name": venue.name,
+                "timezone": venue.timezone,
+                "address": venue.address,
+                "url": _str_or_none(venue.url),
+                "updated_at": now,
+                "removed_at": None,
+            }
+            for venue in batch
+        ]
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[venues.c.plugin_id, venues.c.venue_id],
+            set_={
+                name: statement.excluded[name]
+                for name in ("name", "timezone", "address", "url", "updated_at", "removed_at")
+            },
+        )
+    )

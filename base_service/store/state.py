@@ -1,0 +1,200 @@
+"""Plugin state and run records: what the scheduler persists and the API reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from base_service.store.tables import plugins, quarantine, runs, staged_events
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended, with its counts; written to the run record in one go."""
+
+    outcome: str
+    pages: int = 0
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    removed: int = 0
+    quarantined: int = 0
+    error_kind: str | None = None
+    error: str | None = None
+
+
+async def register_plugins(
+    engine: AsyncEngine, registered: Sequence[tuple[str, str]], now: datetime
+) -> dict[str, datetime | None]:
+    """Create state rows for new plugins, update URLs; return every plugin's next_run_at."""
+    async with engine.begin() as conn:
+        existing = {
+            row.plugin_id: row
+            for row in (
+                await conn.execute(
+                    select(plugins.c.plugin_id, plugins.c.url, plugins.c.next_run_at)
+                )
+            ).all()
+        }
+        for plugin_id, url in registered:
+            if plugin_id not in existing:
+                await conn.execute(
+                    insert(plugins).values(
+                        plugin_id=plugin_id,
+                        url=url,
+                        state="pending",
+                        consecutive_failures=0,
+                        updated_at=now,
+                    )
+                )
+            elif existing[plugin_id].url != url:
+                await conn.execute(
+                    update(plugins)
+                    .where(plugins.c.plugin_id == plugin_id)
+                    .values(url=url, updated_at=now)
+                )
+    return {
+        plugin_id: existing[plugin_id].next_run_at if plugin_id in existing else None
+        for plugin_id, _ in registered
+    }
+
+
+async def abandon_runs(
+    engine: AsyncEngine, now: datetime, run_ids: Sequence[int] | None = None
+) -> int:
+    """Mark runs still 'running' (these, or all of them) abandoned and drop their staging."""
+    query = select(runs.c.run_id).where(runs.c.outcome == "running")
+    if run_ids is not None:
+        query = query.where(runs.c.run_id.in_(run_ids))
+    async with engine.begin() as conn:
+        stale = (await conn.execute(query)).scalars().all()
+        if stale:
+            await conn.execute(
+                update(runs)
+                .where(runs.c.run_id.in_(stale))
+                .values(
+                    outcome="abandoned",
+                    finished_at=now,
+                    error_kind="interrupted",
+                    error="the base service stopped during this run; nothing was applied",
+                )
+            )
+            await conn.execute(delete(staged_events).where(staged_events.c.run_id.in_(stale)))
+        return len(stale)
+
+
+async def start_run(engine: AsyncEngine, plugin_id: str, trigger: str, now: datetime) -> int:
+    """Create a run record in state 'running'; return its id."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            insert(runs).values(
+                plugin_id=plugin_id,
+                trigger=trigger,
+                started_at=now,
+                outcome="running",
+                pages=0,
+                fetched=0,
+                inserted=0,
+                updated=0,
+                removed=0,
+                quarantined=0,
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+
+async def finish_run(
+    conn: AsyncConnection,
+    *,
+    run_id: int,
+    plugin_id: str,
+    result: RunResult,
+    reasons: Sequence[tuple[str | None, str]],
+    state: str,
+    consecutive_failures: int,
+    next_run_at: datetime,
+    manifest: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    """Close a run record and update the plugin's state, inside the caller's transaction."""
+    await conn.execute(
+        update(runs)
+        .where(runs.c.run_id == run_id)
+        .values(
+            finished_at=now,
+            outcome=result.outcome,
+            pages=result.pages,
+            fetched=result.fetched,
+            inserted=result.inserted,
+            updated=result.updated,
+            removed=result.removed,
+            quarantined=result.quarantined,
+            error_kind=result.error_kind,
+            error=result.error,
+        )
+    )
+    if reasons:
+        await conn.execute(
+            insert(quarantine),
+            [{"run_id": run_id, "event_id": eid, "reason": why} for eid, why in reasons],
+        )
+    values: dict[str, Any] = {
+        "state": state,
+        "consecutive_failures": consecutive_failures,
+        "next_run_at": next_run_at,
+        "last_run_id": run_id,
+        "last_error": result.error,
+        "last_error_kind": result.error_kind,
+        "updated_at": now,
+    }
+    if result.outcome == "success":
+        values["last_success_at"] = now
+    if manifest is not None:
+        values["manifest"] = manifest
+    await conn.execute(update(plugins).where(plugins.c.plugin_id == plugin_id).values(**values))
+
+
+async def plugin_rows(engine: AsyncEngine) -> dict[str, RowMapping]:
+    """Every plugin's state row, by id."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(plugins))).mappings().all()
+    return {row["plugin_id"]: row for row in rows}
+
+
+async def run_rows(
+    engine: AsyncEngine,
+    *,
+    plugin_id: str | None = None,
+    run_ids: Sequence[int] = (),
+    limit: int = 50,
+    before: int | None = None,
+) -> list[RowMapping]:
+    """Run records, newest first, by plugin or by id."""
+    query = select(runs).order_by(runs.c.run_id.desc()).limit(limit)
+    if plugin_id is not None:
+        query = query.where(runs.c.plugin_id == plugin_id)
+    if run_ids:
+        query = query.where(runs.c.run_id.in_(run_ids))
+    if before is not None:
+        query = query.where(runs.c.run_id < before)
+    async with engine.connect() as conn:
+        return list((await conn.execute(query)).mappings().all())
+
+
+async def quarantine_rows(engine: AsyncEngine, run_id: int) -> list[RowMapping]:
+    """The quarantined records kept for a run."""
+    query = (
+        select(quarantine.c.event_id, quarantine.c.reason)
+        .where(quarantine.c.run_id == run_id)
+        .order_by(quarantine.c.id)
+    )
+    async with engine.connect() as conn:
+        return list((await conn.execute(query)).mappings().all())

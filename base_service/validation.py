@@ -1,0 +1,115 @@
+"""Checks what plugins send against the contract, using the generated models.
+
+A page whose envelope is wrong fails the run (`ContractViolation`); an event that is wrong is
+*rejected* with a reason and quarantined by the caller while the page's good events go on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from base_service.errors import ContractViolation, IncompatibleContract
+from base_service.generated.plugin_api import Event, EventsPage, Health, Manifest
+
+SUPPORTED_MAJOR = 1
+_MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An event that failed validation: its id if it had a readable one, and why."""
+
+    event_id: str | None
+    reason: str
+
+
+@dataclass
+class Page:
+    """One validated page of events."""
+
+    events: list[Event] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def parse_manifest(body: bytes) -> Manifest:
+    """Validate a manifest; raise ContractViolation or IncompatibleContract."""
+    try:
+        manifest = Manifest.model_validate_json(body)
+    except ValidationError as exc:
+        raise ContractViolation(f"manifest does not match the contract: {_summary(exc)}") from None
+    major = int(manifest.contract_version.split(".", 1)[0])
+    if major != SUPPORTED_MAJOR:
+        raise IncompatibleContract(
+            f"plugin speaks contract {manifest.contract_version}; "
+            f"this base service speaks {SUPPORTED_MAJOR}.x"
+        )
+    return manifest
+
+
+def parse_health(body: bytes) -> Health:
+    """Validate a health answer; raise ContractViolation."""
+    try:
+        return Health.model_validate_json(body)
+    except ValidationError as exc:
+        raise ContractViolation(f"health does not match the contract: {_summary(exc)}") from None
+
+
+def parse_page(body: bytes, venue_ids: frozenset[str]) -> Page:
+    """Validate a page of events: bad envelope raises, bad events come back rejected."""
+    document = _decode(body, "events page")
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+        raise ContractViolation("events page is not an object with an 'events' array")
+    if "next_cursor" not in document:
+        raise ContractViolation("events page has no 'next_cursor' (null on the last page)")
+    try:
+        envelope = EventsPage.model_validate({"events": [], "next_cursor": document["next_cursor"]})
+    except ValidationError as exc:
+        raise ContractViolation(f"events page: {_summary(exc)}") from None
+    page = Page(next_cursor=envelope.next_cursor)
+    for raw in document["events"]:
+        try:
+            event = Event.model_validate(raw)
+        except ValidationError as exc:
+            page.rejected.append(Rejected(_raw_id(raw), _summary(exc)))
+            continue
+        problem = _semantic_problem(event, venue_ids)
+        if problem:
+            page.rejected.append(Rejected(event.id, problem))
+        else:
+            page.events.append(event)
+    return page
+
+
+def _semantic_problem(event: Event, venue_ids: frozenset[str]) -> str | None:
+    """Return what is wrong with an event the schema alone cannot catch, or None."""
+    if event.venue_id not in venue_ids:
+        return f"venue_id {event.venue_id!r} is not one of the manifest's venues"
+    if event.end is not None and event.end < event.start:
+        return "end is before start"
+    return None
+
+
+def _decode(body: bytes, what: str) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ContractViolation(f"{what} is not valid JSON: {exc}") from None
+
+
+def _raw_id(raw: object) -> str | None:
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+        return str(raw["id"])[:500]
+    return None
+
+
+def _summary(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in error["loc"]) or "(root)"
+        parts.append(f"{location}: {error['msg']}")
+    return "; ".join(parts)[:_MAX_REASON]
