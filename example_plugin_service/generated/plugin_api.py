@@ -136,7 +136,7 @@ class Event(BaseModel):
     """
     The IANA time zone the event is scheduled in, when known.
     """
-    status: EventStatus = "scheduled"
+    status: EventStatus = EventStatus.scheduled
     url: Annotated[
         AnyUrl | None,
         Field(examples=["https://harbour-hall.example/events/jazz-night"]),
