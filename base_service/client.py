@@ -76,7 +76,7 @@ class _RetryAfterOrBackoff:
 
     def __init__(self, cap: float) -> None:
         self._cap = cap
-        self._backoff = wait_exponential_jitter(initial=0.5, max=max(cap, 0.5), jitter=0.5)
+        self._backoff = wait_exponential_jitter(multiplier=0.5, max=max(cap, 0.5), jitter=0.5)
 
     def __call__(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
