@@ -1,0 +1,82 @@
+"""RFC 9457 problem documents: the body of every error response the service sends."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from example_plugin_service.generated.plugin_api import Problem
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemError(Exception):
+    """Raised by a route to answer with a problem document."""
+
+    def __init__(
+        self, status: int, detail: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+def problem_response(
+    request: Request, status: int, detail: str, *, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """A problem+json response whose title is the status's standard phrase."""
+    problem = Problem(
+        type="about:blank",
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+    )
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=dict(headers or {}),
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error the app can raise, its own or the framework's, a problem document."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, error: ProblemError) -> JSONResponse:
+        return problem_response(request, error.status, error.detail, headers=error.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail = (
+            error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+        )
+        if error.status_code == HTTPStatus.NOT_FOUND:
+            detail = f"no resource at {request.url.path}"
+        return problem_response(request, error.status_code, detail, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        # The contract answers malformed requests with 400, not FastAPI's default 422.
+        issues = "; ".join(
+            f"{'.'.join(str(part) for part in issue.get('loc', ()))}: {issue.get('msg', 'invalid')}"
+            for issue in error.errors()
+        )
+        return problem_response(request, HTTPStatus.BAD_REQUEST, issues or "invalid request")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("Unhandled error answering %s", request.url.path, exc_info=error)
+        return problem_response(
+            request, HTTPStatus.INTERNAL_SERVER_ERROR, "the plugin failed; its log says why"
+        )
