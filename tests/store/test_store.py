@@ -1,0 +1,144 @@
+"""The shared store suite: every test runs against SQLite and against PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from base_service.generated.plugin_api import Event, Manifest
+from base_service.store import ingest, reads, state
+from base_service.store.database import create_engine, migrate
+from base_service.store.tables import events, metadata, staged_events
+from tests.support.fake_plugin import FakePlugin, make_event
+
+NOW = datetime(2027, 1, 1, tzinfo=UTC)
+MANIFEST = Manifest.model_validate(FakePlugin().manifest())
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await migrate(engine)
+    await state.register_plugins(engine, [("p", "http://p")], NOW)
+    yield engine
+    await engine.dispose()
+
+
+def _events(*numbers: int, **fields: object) -> list[Event]:
+    return [Event.model_validate(make_event(n, **fields)) for n in numbers]
+
+
+async def _run(engine: AsyncEngine, *pages: list[Event], now: datetime = NOW) -> ingest.ApplyCounts:
+    run_id = await state.start_run(engine, "p", "schedule", now)
+    for page in pages:
+        await ingest.stage_events(engine, run_id, "p", page)
+    async with engine.begin() as conn:
+        return await ingest.apply_run(
+            conn, run_id=run_id, plugin_id="p", manifest=MANIFEST, now=now
+        )
+
+
+async def _stored(engine: AsyncEngine) -> dict[str, tuple[str, datetime | None]]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(events))).mappings().all()
+    return {row["event_id"]: (row["title"], row["removed_at"]) for row in rows}
+
+
+async def test_migrations_match_the_tables(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+        )
+    assert diff == []
+
+
+async def test_migrating_twice_is_harmless(engine: AsyncEngine) -> None:
+    await migrate(engine)
+
+
+async def test_apply_inserts_updates_and_removes(engine: AsyncEngine) -> None:
+    first = await _run(engine, _events(0, 1), _events(2))
+    assert (first.inserted, first.updated, first.removed) == (3, 0, 0)
+    later = NOW + timedelta(hours=1)
+    second = await _run(engine, _events(0) + _events(1, title="New"), now=later)
+    assert (second.inserted, second.updated, second.removed) == (0, 1, 1)
+    stored = await _stored(engine)
+    assert stored == {
+        "ev-0": ("Show 0", None), "ev-1": ("New", None), "ev-2": ("Show 2", later),
+    }
+
+
+async def test_an_unchanged_snapshot_changes_nothing(engine: AsyncEngine) -> None:
+    await _run(engine, _events(0, 1))
+    again = await _run(engine, _events(1, 0), now=NOW + timedelta(hours=1))
+    assert (again.inserted, again.updated, again.removed) == (0, 0, 0)
+
+
+async def test_a_removed_event_that_returns_is_restored(engine: AsyncEngine) -> None:
+    await _run(engine, _events(0, 1))
+    await _run(engine, _events(0))
+    back = await _run(engine, _events(0, 1))
+    assert (back.inserted, back.updated, back.removed) == (0, 1, 0)
+    assert (await _stored(engine))["ev-1"] == ("Show 1", None)
+
+
+async def test_duplicates_keep_the_first_row(engine: AsyncEngine) -> None:
+    counts = await _run(engine, _events(0, 1), _events(1, title="Dup"))
+    assert counts.duplicates == ["ev-1"] and counts.duplicate_count == 1
+    assert (await _stored(engine))["ev-1"] == ("Show 1", None)
+
+
+async def test_a_discarded_run_leaves_stored_events_alone(engine: AsyncEngine) -> None:
+    await _run(engine, _events(0, 1))
+    before = await _stored(engine)
+    run_id = await state.start_run(engine, "p", "schedule", NOW)
+    await ingest.stage_events(engine, run_id, "p", _events(5, 6))
+    await ingest.discard_run(engine, run_id)
+    assert await _stored(engine) == before
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(staged_events))).scalar() == 0
+
+
+async def test_interrupted_runs_are_swept(engine: AsyncEngine) -> None:
+    run_id = await state.start_run(engine, "p", "schedule", NOW)
+    await ingest.stage_events(engine, run_id, "p", _events(0))
+    assert await state.abandon_runs(engine, NOW) == 1
+    (run,) = await state.run_rows(engine, run_ids=[run_id])
+    assert run["outcome"] == "abandoned"
+    assert await _stored(engine) == {}
+
+
+async def test_keyset_pages_cover_everything_once(engine: AsyncEngine) -> None:
+    await _run(engine, _events(*range(7)), _events(7, 8, title="Same start", start=make_event(3)["start"]))
+    seen: list[str] = []
+    after = None
+    while True:
+        rows, after = await reads.list_events(engine, reads.EventFilter(), limit=2, after=after)
+        seen.extend(row["event_id"] for row in rows)
+        if after is None:
+            break
+    assert sorted(seen) == sorted(f"ev-{n}" for n in range(9))
+    assert len(seen) == 9
+
+
+async def test_filters(engine: AsyncEngine) -> None:
+    await _run(engine, _events(0, 1, 2) + _events(3, status="cancelled", title="Jazz night"))
+    window = reads.EventFilter(
+        start=datetime(2030, 1, 2, 21, tzinfo=UTC), end=datetime(2030, 1, 4, tzinfo=UTC)
+    )
+    rows, _ = await reads.list_events(engine, window, limit=10, after=None)
+    assert [row["event_id"] for row in rows] == ["ev-1", "ev-2"]  # ev-1 still going on at 21:00
+    cancelled = reads.EventFilter(statuses=["cancelled"])
+    rows, _ = await reads.list_events(engine, cancelled, limit=10, after=None)
+    assert [row["event_id"] for row in rows] == ["ev-3"]
+    text = reads.EventFilter(text="JAZZ")
+    rows, _ = await reads.list_events(engine, text, limit=10, after=None)
+    assert [row["event_id"] for row in rows] == ["ev-3"]
+    literal = reads.EventFilter(text="100%")
+    assert (await reads.list_events(engine, literal, limit=10, after=None))[0] == []

@@ -1,0 +1,66 @@
+"""What the base accepts from plugins, checked with the generated models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from base_service.errors import ContractViolation, IncompatibleContract
+from base_service.validation import parse_manifest, parse_page
+from tests.support.fake_plugin import FakePlugin, make_event
+
+VENUES = frozenset({"hall"})
+
+
+def _page(events: list[object], cursor: str | None = None) -> bytes:
+    return json.dumps({"events": events, "next_cursor": cursor}).encode()
+
+
+def test_manifest_of_a_newer_minor_with_unknown_fields_is_accepted() -> None:
+    document = FakePlugin().manifest() | {"contract_version": "1.7", "shiny": True}
+    manifest = parse_manifest(json.dumps(document).encode())
+    assert manifest.contract_version == "1.7"
+
+
+def test_other_major_versions_are_incompatible() -> None:
+    document = FakePlugin().manifest() | {"contract_version": "2.0"}
+    with pytest.raises(IncompatibleContract, match="speaks contract 2.0"):
+        parse_manifest(json.dumps(document).encode())
+
+
+def test_bad_manifest_names_the_field() -> None:
+    document = FakePlugin().manifest() | {"plugin_id": "Not A Slug"}
+    with pytest.raises(ContractViolation, match="plugin_id"):
+        parse_manifest(json.dumps(document).encode())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>oops</html>", b'{"events": [', b"[]", b'{"events": {}}', b'{"events": []}'],
+)
+def test_a_bad_envelope_is_a_contract_violation(body: bytes) -> None:
+    with pytest.raises(ContractViolation):
+        parse_page(body, VENUES)
+
+
+def test_bad_events_are_rejected_with_reasons_and_good_ones_kept() -> None:
+    naive = make_event(1) | {"start": "2030-01-02T20:00:00"}
+    backwards = make_event(2) | {"end": "2029-01-01T00:00:00Z"}
+    unknown_status = make_event(3) | {"status": "maybe"}
+    page = parse_page(
+        _page([make_event(0), naive, backwards, unknown_status, "junk", make_event(4)], "c2"),
+        VENUES,
+    )
+    assert [event.id for event in page.events] == ["ev-0", "ev-4"]
+    reasons = {r.event_id: r.reason for r in page.rejected}
+    assert "timezone" in reasons["ev-1"]
+    assert reasons["ev-2"] == "end is before start"
+    assert "status" in reasons["ev-3"]
+    assert None in reasons
+    assert page.next_cursor == "c2"
+
+
+def test_unknown_event_fields_are_ignored() -> None:
+    page = parse_page(_page([make_event(0) | {"future_field": [1, 2]}]), VENUES)
+    assert [event.id for event in page.events] == ["ev-0"]
