@@ -13,7 +13,9 @@ from base_service.registry import PluginEntry, parse_plugin_urls
 
 
 def test_names_urls_and_separators() -> None:
-    entries = parse_plugin_urls(" ics=http://ics:8081/ ,\n http://tickets.example  https://a.b:9/x ")
+    entries = parse_plugin_urls(
+        " ics=http://ics:8081/ ,\n http://tickets.example  https://a.b:9/x "
+    )
     assert entries == (
         PluginEntry("ics", "http://ics:8081"),
         PluginEntry("tickets-example", "http://tickets.example"),

@@ -22,7 +22,8 @@ def test_next_slot_is_on_a_stable_grid_after_now() -> None:
     assert schedule.next_slot("ics", 3600, slot - timedelta(seconds=1)) == slot
     assert schedule.next_slot("ics", 3600, slot) == slot + timedelta(hours=1)
     assert schedule.next_slot("ics", 3600, NOW + timedelta(minutes=59, seconds=59)) in (
-        slot, slot + timedelta(hours=1)
+        slot,
+        slot + timedelta(hours=1),
     )
 
 
@@ -41,9 +42,7 @@ def test_first_run_is_soon_and_spread() -> None:
 
 
 def test_failures_back_off_doubling_up_to_the_interval() -> None:
-    delays = [
-        (schedule.retry_at(n, 3600, 60, NOW) - NOW).total_seconds() for n in range(1, 9)
-    ]
+    delays = [(schedule.retry_at(n, 3600, 60, NOW) - NOW).total_seconds() for n in range(1, 9)]
     assert delays == [60, 120, 240, 480, 960, 1920, 3600, 3600]
     assert schedule.retry_at(10_000, 3600, 60, NOW) == NOW + timedelta(hours=1)
 

@@ -25,7 +25,7 @@ def test_manifest_of_a_newer_minor_with_unknown_fields_is_accepted() -> None:
 
 def test_other_major_versions_are_incompatible() -> None:
     document = FakePlugin().manifest() | {"contract_version": "2.0"}
-    with pytest.raises(IncompatibleContract, match="speaks contract 2.0"):
+    with pytest.raises(IncompatibleContract, match=r"speaks contract 2\.0"):
         parse_manifest(json.dumps(document).encode())
 
 
