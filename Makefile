@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check codegen codegen-check lint format typecheck pytest lock
+.PHONY: help install run test check codegen codegen-check lint format typecheck pytest lock stub
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,3 +44,9 @@ pytest:
 
 lock: ## Re-resolve uv.lock after changing pyproject.toml
 	@$(UV) lock
+
+STUB_DIR ?= my_plugin
+stub: ## Generate a FastAPI plugin server stub from the contract into STUB_DIR/generated
+	@$(UV) tool run --from fastapi-code-generator==0.8.1 fastapi-codegen \
+	  --input openapi/plugin-api.yaml --output $(STUB_DIR)/generated
+	@echo "stub written to $(STUB_DIR)/generated (regenerating rewrites only that folder)"
