@@ -176,6 +176,9 @@ def _expand(
     """The series' occurrences in the window as events; none if the series is malformed."""
     zone = venue.zone
     events: list[Event] = []
+    if any(member.get("DTSTART") is None for member in series.calendar.walk("VEVENT")):
+        notes.warn(f"skipping event {series.label}: it has no DTSTART")
+        return []
     try:
         occurrences = recurring_ical_events.of(series.calendar).after(window_start.astimezone(zone))
         for count, occurrence in enumerate(occurrences):
