@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from example_plugin_service.app import create_app
 from example_plugin_service.config import SAMPLE_VENUES_FILE, Settings
+from tests.support.servers import free_port, serve_app
 
 
 def test_settings_read_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,3 +70,23 @@ def test_bad_venues_file_stops_start_up(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "venue 'hall' (entry 1)" in result.stderr and "Mars/Olympus" in result.stderr
+
+
+def run_probe(**env: str) -> int:
+    result = subprocess.run(
+        [sys.executable, "-m", "example_plugin_service.healthcheck"],
+        env={**os.environ, **env},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    return result.returncode
+
+
+def test_container_probe_reports_whether_the_service_answers() -> None:
+    settings = Settings(venues_file=SAMPLE_VENUES_FILE, plugin_token="probe-token")
+    with serve_app(create_app(settings)) as url:
+        port = url.rsplit(":", 1)[1]
+        assert run_probe(HOST="0.0.0.0", PORT=port, PLUGIN_TOKEN="probe-token") == 0
+        assert run_probe(HOST="127.0.0.1", PORT=port, PLUGIN_TOKEN="wrong") == 1
+    assert run_probe(HOST="127.0.0.1", PORT=str(free_port())) == 1

@@ -70,7 +70,9 @@ async def test_apply_inserts_updates_and_removes(engine: AsyncEngine) -> None:
     assert (second.inserted, second.updated, second.removed) == (0, 1, 1)
     stored = await _stored(engine)
     assert stored == {
-        "ev-0": ("Show 0", None), "ev-1": ("New", None), "ev-2": ("Show 2", later),
+        "ev-0": ("Show 0", None),
+        "ev-1": ("New", None),
+        "ev-2": ("Show 2", later),
     }
 
 
@@ -115,7 +117,9 @@ async def test_interrupted_runs_are_swept(engine: AsyncEngine) -> None:
 
 
 async def test_keyset_pages_cover_everything_once(engine: AsyncEngine) -> None:
-    await _run(engine, _events(*range(7)), _events(7, 8, title="Same start", start=make_event(3)["start"]))
+    await _run(
+        engine, _events(*range(7)), _events(7, 8, title="Same start", start=make_event(3)["start"])
+    )
     seen: list[str] = []
     after = None
     while True:
