@@ -91,12 +91,16 @@ def create_app(settings: Settings) -> FastAPI:
             timeout=settings.feed_timeout_seconds,
             headers={"User-Agent": f"marquee-{settings.plugin_id}/{version}"},
         ) as client:
-            runtime.catalog = Catalog(venues, settings, client)
+            catalog = Catalog(venues, settings, client)
+            # Load the feeds now, so the first listing need not wait for them.
+            catalog.refresh_in_background()
+            runtime.catalog = catalog
             logger.info("Serving %d venues as plugin %s", len(venues), settings.plugin_id)
             try:
                 yield
             finally:
                 runtime.catalog = None
+                await catalog.aclose()
 
     # The contract document is the API's description; the app publishes no other.
     app = FastAPI(

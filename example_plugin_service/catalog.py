@@ -22,6 +22,8 @@ from example_plugin_service.venues import VenueConfig
 logger = logging.getLogger(__name__)
 
 MAX_HEALTH_DETAIL = 2000
+# Health answers quickly (container checks time out in seconds); slower reloads go on behind.
+HEALTH_WAIT_SECONDS = 2.0
 
 
 class UnknownVenueError(LookupError):
@@ -74,12 +76,15 @@ class Catalog:
         client: httpx.AsyncClient,
         *,
         clock: Callable[[], datetime] = utc_now,
+        health_wait: float = HEALTH_WAIT_SECONDS,
     ) -> None:
         self._settings = settings
+        self._health_wait = health_wait
         self._client = client
         self._clock = clock
         self._states = {venue.id: _FeedState(venue) for venue in venues}
         self._merged: tuple[tuple[int, ...], list[_Entry], list[SortKey]] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def venue_ids(self) -> list[str]:
@@ -91,9 +96,26 @@ class Catalog:
         states = [self._states[v] for v in venue_ids] if venue_ids else self._states.values()
         await asyncio.gather(*(self._ensure_fresh(state) for state in states))
 
+    def refresh_in_background(self) -> asyncio.Task[None]:
+        """Start reloading the stale feeds without waiting for them."""
+        task = asyncio.create_task(self.refresh(), name="refresh-feeds")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def aclose(self) -> None:
+        """Stop the reloads still running in the background."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
     async def health(self) -> Health:
         """ok when every feed reads, degraded when some fail, down when none does."""
-        await self.refresh()
+        task = self.refresh_in_background()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=self._health_wait)
+        except TimeoutError:
+            logger.info("Health answered while feeds are still loading")
         failing = [s for s in self._states.values() if s.error is not None or s.entries is None]
         total = len(self._states)
         readable = total - len(failing)
