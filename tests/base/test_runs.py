@@ -10,6 +10,7 @@ from tests.support.base import (
     run_now,
     running_base,
     wait_for_run,
+    wait_until,
 )
 from tests.support.fake_plugin import FakePlugin, fail_on_cursor, fail_times, make_event
 
@@ -211,3 +212,23 @@ def test_restart_keeps_data_and_next_run(
         assert view["last_run"]["run_id"] == first["last_run"]["run_id"]
         assert [e["id"] for e in all_events(client)] == ["ev-0", "ev-1"]
     assert len(plugin.requests) == requests_before  # no run on restart: it was not due
+
+
+def test_never_two_runs_of_one_plugin_at_once(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str
+) -> None:
+    plugin, url = fake_plugin
+    plugin.events = [make_event(0)]
+    with running_base(base_settings(sqlite_url, f"fake={url}")) as client:
+        first = wait_for_run(client, "fake")
+        plugin.delay = 1.0  # every request now takes a second: the next run is slow
+        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        assert client.post("/v1/plugins/fake/runs", headers=auth).status_code == 202
+        wait_until(lambda: plugin_view(client, "fake")["running"], what="the run to start")
+        again = client.post("/v1/plugins/fake/runs", headers=auth)
+        assert again.status_code == 409
+        assert again.headers["content-type"] == "application/problem+json"
+        view = wait_for_run(client, "fake", first["last_run"]["run_id"])
+        runs = client.get("/v1/plugins/fake/runs").json()["items"]
+    assert view["state"] == "ok"
+    assert [run["trigger"] for run in runs] == ["manual", "schedule"]
