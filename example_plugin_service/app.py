@@ -61,6 +61,7 @@ class _Runtime:
     catalog: Catalog | None = None
 
     def require_catalog(self) -> Catalog:
+        """The catalog, or a 503 problem while the service starts or stops."""
         if self.catalog is None:
             raise ProblemError(HTTPStatus.SERVICE_UNAVAILABLE, "the service is starting")
         return self.catalog
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        """Own the HTTP client and the catalog for as long as the server runs."""
         async with httpx.AsyncClient(
             follow_redirects=True,
             timeout=settings.feed_timeout_seconds,
@@ -161,6 +163,7 @@ def _require_token(app: FastAPI, token: str) -> None:
     async def check_token(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        """Pass requests with the right token (or outside /v1) on; answer the rest with 401."""
         if not request.url.path.startswith("/v1"):
             return await call_next(request)
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")

@@ -267,6 +267,7 @@ def _to_event(
     label = repr(uid)
 
     def optional(name: str, read: Callable[[], T | None]) -> T | None:
+        """The value read, or None (with a warning) when the property cannot be read."""
         try:
             return read()
         except Exception as error:  # a bad optional value loses that value, not the event
