@@ -2,8 +2,10 @@
 touches httpx's exceptions.
 
 Retries (tenacity) happen here and only for transient failures: connection errors, timeouts,
-408, 429, 502, 503, 504. A `Retry-After` header sets the wait, capped by
-RETRY_AFTER_CAP_SECONDS; otherwise waits grow exponentially with jitter.
+408, 429, 502, 503, 504, and the problem types the contract marks transient. A `Retry-After`
+header sets the wait; one longer than RETRY_AFTER_CAP_SECONDS is not waited out here but
+raised, so the scheduler defers the plugin's next run instead of holding a run slot.
+Otherwise waits grow exponentially with jitter.
 """
 
 from __future__ import annotations
@@ -86,8 +88,16 @@ class _RetryAfterOrBackoff:
         return min(self._backoff(state), self._cap)
 
 
-def _is_transient(error: BaseException) -> bool:
-    return isinstance(error, PluginError) and error.transient
+class _RetryWorthIt:
+    """Tenacity retry test: transient failures, unless they ask to wait longer than the cap."""
+
+    def __init__(self, cap: float) -> None:
+        self._cap = cap
+
+    def __call__(self, error: BaseException) -> bool:
+        if not isinstance(error, PluginError) or not error.transient:
+            return False
+        return error.retry_after is None or error.retry_after <= self._cap
 
 
 class PluginClient:
@@ -110,7 +120,7 @@ class PluginClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._settings.retry_attempts),
             wait=_RetryAfterOrBackoff(self._settings.retry_after_cap_seconds),
-            retry=retry_if_exception(_is_transient),
+            retry=retry_if_exception(_RetryWorthIt(self._settings.retry_after_cap_seconds)),
             before_sleep=self._log_retry,
             reraise=True,
         )

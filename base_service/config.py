@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -34,6 +35,23 @@ class PluginOverride(BaseModel, extra="forbid"):
     interval_seconds: int | None = Field(default=None, ge=1)
     timeout_seconds: float | None = Field(default=None, gt=0)
     token: SecretStr | None = None
+    token_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _read_token_file(self) -> PluginOverride:
+        # Docker/Kubernetes secrets arrive as files; read once, at start-up.
+        if self.token_file is None:
+            return self
+        if self.token is not None:
+            raise ValueError("give either token or token_file, not both")
+        try:
+            secret = self.token_file.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"token_file {self.token_file}: {exc.strerror}") from None
+        if not secret:
+            raise ValueError(f"token_file {self.token_file} is empty")
+        self.token = SecretStr(secret)
+        return self
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,8 @@ class Settings(BaseSettings):
     max_pages_per_run: int = Field(default=2000, ge=1)
     max_events_per_run: int = Field(default=500_000, ge=1)
     quarantine_max_ratio: float = Field(default=0.5, ge=0, le=1)
+    shrink_guard_ratio: float = Field(default=0.5, ge=0, le=1)
+    shrink_guard_min_events: int = Field(default=20, ge=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -13,7 +13,9 @@
         ├── ContractViolation     the body is not what the contract says (JSON, shape)
         ├── IncompatibleContract  the plugin speaks a contract major version we do not
         ├── RunLimitExceeded      too many pages or events, or a cursor that repeats
-        └── TooManyInvalidEvents  the quarantined share passed QUARANTINE_MAX_RATIO
+        ├── TooManyInvalidEvents  the quarantined share passed QUARANTINE_MAX_RATIO
+        ├── SnapshotShrunk        the snapshot would remove too many stored events
+        └── IdentityChanged       the manifest names another plugin than before
 
 Every `PluginError` has a stable `kind` (shown in run records, the API and metrics) and says
 whether it is `transient`, which is the only thing the retry policy looks at.
@@ -60,8 +62,18 @@ class PluginTimeout(PluginError):
     transient = True
 
 
+# Problem `type`s a plugin may send (see openapi/plugin-api.yaml): kind, and whether transient.
+PROBLEM_TYPES: dict[str, tuple[str, bool]] = {
+    "urn:marquee:problem:transient": ("transient", True),
+    "urn:marquee:problem:rate-limited": ("rate_limited", True),
+    "urn:marquee:problem:upstream-unavailable": ("upstream_unavailable", True),
+    "urn:marquee:problem:auth": ("auth", False),
+    "urn:marquee:problem:misconfigured": ("misconfigured", False),
+}
+
+
 class PluginHTTPError(PluginError):
-    """The plugin answered with an error status."""
+    """The plugin answered with an error status; a known problem `type` refines its meaning."""
 
     kind = "http_error"
     _TRANSIENT = frozenset({408, 429, 502, 503, 504})
@@ -83,6 +95,9 @@ class PluginHTTPError(PluginError):
             self.kind = "rate_limited"
         elif status in (401, 403):
             self.kind = "auth"
+        problem_type = (problem or {}).get("type")
+        if isinstance(problem_type, str) and problem_type in PROBLEM_TYPES:
+            self.kind, self.transient = PROBLEM_TYPES[problem_type]
 
 
 class RedirectRefused(PluginError):
@@ -119,3 +134,15 @@ class TooManyInvalidEvents(PluginError):
     """Too large a share of a run's events failed validation."""
 
     kind = "too_many_invalid_events"
+
+
+class SnapshotShrunk(PluginError):
+    """A full snapshot would remove more of the stored events than the shrink guard allows."""
+
+    kind = "shrink_guard"
+
+
+class IdentityChanged(PluginError):
+    """The manifest's plugin_id differs from the one stored: another plugin at this URL?"""
+
+    kind = "identity_changed"

@@ -9,18 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service import schedule
 from base_service.client import PluginClient
 from base_service.config import PluginConfig, Settings
 from base_service.errors import (
+    IdentityChanged,
     PluginError,
     PluginTimeout,
     RunLimitExceeded,
@@ -28,12 +28,19 @@ from base_service.errors import (
 )
 from base_service.generated.plugin_api import Manifest
 from base_service.store import ingest, state
-from base_service.store.tables import plugins
 from base_service.validation import Rejected, parse_manifest, parse_page
 
 logger = logging.getLogger(__name__)
 _KEPT_REASONS = 100  # quarantine reasons stored per run; the count covers all of them
+MAX_DEFER = timedelta(days=7)  # the furthest a plugin's hint may push its next run
 Clock = Callable[[], datetime]
+
+# The plugin state a failure leaves behind; anything not listed is "failing".
+_STATE_AFTER = {
+    "unreachable": "unreachable",
+    "incompatible": "incompatible",
+    "rate_limited": "rate_limited",
+}
 
 
 @dataclass(frozen=True)
@@ -53,9 +60,8 @@ class _Progress:
     fetched: int = 0
     quarantined: int = 0
     manifest: Manifest | None = None
-
-    def __post_init__(self) -> None:
-        self.reasons: list[tuple[str | None, str]] = []
+    next_poll_after: datetime | None = None
+    reasons: list[tuple[str | None, str]] = field(default_factory=list)
 
     def reject(self, rejected: list[Rejected], count: int | None = None) -> None:
         """Count rejected events (`count` when more were rejected than listed); keep reasons."""
@@ -75,17 +81,22 @@ class Poller:
         self._settings = settings
         self._clock = clock
 
-    async def run(self, plugin: PluginConfig, trigger: str) -> RunReport:
-        """Run a plugin once and record the outcome; never raises for plugin faults."""
+    async def run(self, plugin: PluginConfig, trigger: str, force: bool = False) -> RunReport:
+        """Run a plugin once and record the outcome; never raises for plugin faults.
+
+        `force` lets an operator's run through the guards that hold back a suspicious
+        snapshot (a sharp shrink, a changed plugin_id).
+        """
         run_id = await state.start_run(self._engine, plugin.plugin_id, trigger, self._clock())
         log = {"plugin_id": plugin.plugin_id, "run_id": run_id}
         logger.info("run started", extra={"action": "run_started", "trigger": trigger, **log})
         client = PluginClient(self._http, plugin, self._settings)
+        known = await state.plugin_row(self._engine, plugin.plugin_id)
         progress = _Progress()
         try:
             async with asyncio.timeout(self._settings.run_timeout_seconds):
-                await self._fetch(client, plugin, run_id, progress)
-                return await self._succeed(plugin, run_id, progress)
+                await self._fetch(client, plugin, run_id, progress, known, force)
+                return await self._succeed(plugin, run_id, progress, force)
         except TimeoutError:
             error: PluginError = PluginTimeout(
                 f"run exceeded its deadline of {self._settings.run_timeout_seconds:g}s"
@@ -93,18 +104,30 @@ class Poller:
         except PluginError as exc:
             error = exc
         except asyncio.CancelledError:
-            await asyncio.shield(self._abandon(run_id))
+            await asyncio.shield(state.abandon_runs(self._engine, self._clock(), [run_id]))
             raise
         except Exception as exc:
             logger.exception("run crashed", extra={"action": "run_crashed", **log})
             error = PluginError(f"internal error: {type(exc).__name__}: {exc}")
             error.kind = "internal_error"
-        return await self._fail(plugin, run_id, progress, error)
+        return await self._fail(plugin, run_id, progress, known, error)
 
     async def _fetch(
-        self, client: PluginClient, plugin: PluginConfig, run_id: int, progress: _Progress
+        self,
+        client: PluginClient,
+        plugin: PluginConfig,
+        run_id: int,
+        progress: _Progress,
+        known: dict[str, Any],
+        force: bool,
     ) -> None:
         manifest = parse_manifest(await client.get("/v1/manifest"))
+        previous_id = (known.get("manifest") or {}).get("plugin_id")
+        if previous_id and previous_id != manifest.plugin_id and not force:
+            raise IdentityChanged(
+                f"manifest plugin_id changed from {previous_id!r} to {manifest.plugin_id!r}; "
+                "if this URL now serves another plugin on purpose, run it with force=true"
+            )
         progress.manifest = manifest
         venue_ids = frozenset(venue.id for venue in manifest.venues)
         limit = min(self._settings.page_size, manifest.max_page_size)
@@ -125,6 +148,7 @@ class Poller:
             await ingest.stage_events(self._engine, run_id, plugin.plugin_id, page.events)
             cursor = page.next_cursor
             if cursor is None:
+                progress.next_poll_after = page.next_poll_after
                 break
             if cursor in seen_cursors:
                 raise RunLimitExceeded(f"cursor repeated after {progress.pages} pages")
@@ -140,15 +164,34 @@ class Poller:
                 f"(over QUARANTINE_MAX_RATIO={ratio:g})"
             )
 
-    async def _succeed(self, plugin: PluginConfig, run_id: int, progress: _Progress) -> RunReport:
-        assert progress.manifest is not None
-        now = self._clock()
-        interval = schedule.effective_interval(
+    def _interval(self, plugin: PluginConfig, manifest: dict[str, Any] | None) -> int:
+        return schedule.effective_interval(
             plugin.interval_override,
-            progress.manifest.refresh_interval_seconds,
+            (manifest or {}).get("refresh_interval_seconds"),
             self._settings.default_interval_seconds,
         )
-        next_run_at = schedule.next_slot(plugin.plugin_id, interval, now)
+
+    def _deferred(self, when: datetime, until: datetime | None, now: datetime) -> datetime:
+        """`when`, pushed back to a plugin-requested instant (at most MAX_DEFER ahead)."""
+        if until is None:
+            return when
+        return max(when, min(until, now + MAX_DEFER))
+
+    async def _succeed(
+        self, plugin: PluginConfig, run_id: int, progress: _Progress, force: bool
+    ) -> RunReport:
+        assert progress.manifest is not None
+        now = self._clock()
+        manifest = progress.manifest.model_dump(mode="json")
+        slot = schedule.next_slot(plugin.plugin_id, self._interval(plugin, manifest), now)
+        next_run_at = self._deferred(slot, progress.next_poll_after, now)
+        guard = (
+            None
+            if force
+            else ingest.ShrinkGuard(
+                self._settings.shrink_guard_ratio, self._settings.shrink_guard_min_events
+            )
+        )
         async with self._engine.begin() as conn:
             counts = await ingest.apply_run(
                 conn,
@@ -156,6 +199,7 @@ class Poller:
                 plugin_id=plugin.plugin_id,
                 manifest=progress.manifest,
                 now=now,
+                shrink_guard=guard,
             )
             duplicates = [Rejected(eid, "duplicate id within the run") for eid in counts.duplicates]
             progress.reject(duplicates, count=counts.duplicate_count)
@@ -177,7 +221,7 @@ class Poller:
                 state="ok",
                 consecutive_failures=0,
                 next_run_at=next_run_at,
-                manifest=progress.manifest.model_dump(mode="json"),
+                manifest=manifest,
                 now=now,
             )
         logger.info(
@@ -191,44 +235,40 @@ class Poller:
                 "updated": result.updated,
                 "removed": result.removed,
                 "quarantined": result.quarantined,
+                "next_run_at": next_run_at.isoformat(),
             },
         )
         return RunReport(run_id, "success", "ok", next_run_at, result)
 
     async def _fail(
-        self, plugin: PluginConfig, run_id: int, progress: _Progress, error: PluginError
+        self,
+        plugin: PluginConfig,
+        run_id: int,
+        progress: _Progress,
+        known: dict[str, Any],
+        error: PluginError,
     ) -> RunReport:
         await ingest.discard_run(self._engine, run_id)
         now = self._clock()
+        failures = known["consecutive_failures"] + 1
+        retry = schedule.retry_at(
+            failures,
+            self._interval(plugin, known.get("manifest")),
+            self._settings.failure_backoff_seconds,
+            now,
+        )
+        until = None if error.retry_after is None else now + timedelta(seconds=error.retry_after)
+        next_run_at = self._deferred(retry, until, now)
+        plugin_state = _STATE_AFTER.get(error.kind, "failing")
+        result = state.RunResult(
+            outcome="failed",
+            pages=progress.pages,
+            fetched=progress.fetched,
+            quarantined=progress.quarantined,
+            error_kind=error.kind,
+            error=str(error),
+        )
         async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(plugins.c.consecutive_failures, plugins.c.manifest).where(
-                        plugins.c.plugin_id == plugin.plugin_id
-                    )
-                )
-            ).one()
-            failures = row.consecutive_failures + 1
-            known: dict[str, Any] = row.manifest or {}
-            interval = schedule.effective_interval(
-                plugin.interval_override,
-                known.get("refresh_interval_seconds"),
-                self._settings.default_interval_seconds,
-            )
-            next_run_at = schedule.retry_at(
-                failures, interval, self._settings.failure_backoff_seconds, now
-            )
-            plugin_state = {"unreachable": "unreachable", "incompatible": "incompatible"}.get(
-                error.kind, "failing"
-            )
-            result = state.RunResult(
-                outcome="failed",
-                pages=progress.pages,
-                fetched=progress.fetched,
-                quarantined=progress.quarantined,
-                error_kind=error.kind,
-                error=str(error),
-            )
             await state.finish_run(
                 conn,
                 run_id=run_id,
@@ -250,12 +290,7 @@ class Poller:
                 "error_kind": error.kind,
                 "error": str(error),
                 "consecutive_failures": failures,
+                "next_run_at": next_run_at.isoformat(),
             },
         )
         return RunReport(run_id, "failed", plugin_state, next_run_at, result)
-
-    async def _abandon(self, run_id: int) -> None:
-        try:
-            await state.abandon_runs(self._engine, self._clock(), run_ids=[run_id])
-        except Exception:
-            logger.exception("could not mark run abandoned", extra={"action": "run_abandon_failed"})

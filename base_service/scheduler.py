@@ -24,6 +24,7 @@ from base_service.store import state
 
 logger = logging.getLogger(__name__)
 _MAX_SLEEP = 60.0  # re-check at least this often, so a changed clock is noticed
+_LATE_AFTER = 30.0  # a scheduled run starting this many seconds after its time is logged late
 
 
 class Scheduler:
@@ -43,7 +44,7 @@ class Scheduler:
         self._settings = settings
         self._clock = clock
         self._next_runs: dict[str, datetime | None] = {}
-        self._triggers: dict[str, str] = {}
+        self._manual: dict[str, bool] = {}  # plugin id -> force, for requested runs
         self._running: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
         self._wake = asyncio.Event()
@@ -75,14 +76,17 @@ class Scheduler:
             )
         self._loop_task = asyncio.create_task(self._loop(), name="scheduler")
 
-    def request_run(self, plugin_id: str) -> None:
-        """Run a plugin as soon as a slot is free; raise if unknown or already running."""
+    def request_run(self, plugin_id: str, force: bool = False) -> None:
+        """Run a plugin as soon as a slot is free; raise if unknown or already running.
+
+        `force` lets the run through the snapshot guards (see `Poller.run`).
+        """
         if plugin_id not in self._plugins:
             raise UnknownPlugin(plugin_id)
         if plugin_id in self._running:
             raise RunInProgress(plugin_id)
         self._next_runs[plugin_id] = self._clock()
-        self._triggers[plugin_id] = "manual"
+        self._manual[plugin_id] = force
         self._wake.set()
 
     async def stop(self, grace_seconds: float) -> None:
@@ -108,7 +112,7 @@ class Scheduler:
         while True:
             now = self._clock()
             for plugin_id in schedule.due(self._next_runs, self._running, now):
-                self._launch(plugin_id)
+                self._launch(plugin_id, now)
             delay = schedule.seconds_until_next(self._next_runs, self._running, now)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -116,16 +120,29 @@ class Scheduler:
                     self._wake.wait(), _MAX_SLEEP if delay is None else min(delay, _MAX_SLEEP)
                 )
 
-    def _launch(self, plugin_id: str) -> None:
-        trigger = self._triggers.pop(plugin_id, "schedule")
-        task = asyncio.create_task(self._run(plugin_id, trigger), name=f"run-{plugin_id}")
+    def _launch(self, plugin_id: str, now: datetime) -> None:
+        manual = plugin_id in self._manual
+        force = self._manual.pop(plugin_id, False)
+        due_at = self._next_runs[plugin_id]
+        if not manual and due_at is not None and (now - due_at).total_seconds() > _LATE_AFTER:
+            logger.warning(
+                "run starts late",
+                extra={
+                    "action": "run_late",
+                    "plugin_id": plugin_id,
+                    "due_at": due_at.isoformat(),
+                    "late_seconds": (now - due_at).total_seconds(),
+                },
+            )
+        trigger = "manual" if manual else "schedule"
+        task = asyncio.create_task(self._run(plugin_id, trigger, force), name=f"run-{plugin_id}")
         self._running[plugin_id] = task
 
-    async def _run(self, plugin_id: str, trigger: str) -> None:
+    async def _run(self, plugin_id: str, trigger: str, force: bool) -> None:
         plugin = self._plugins[plugin_id]
         try:
             async with self._slots:
-                report = await self._poller.run(plugin, trigger)
+                report = await self._poller.run(plugin, trigger, force)
             self._next_runs[plugin_id] = report.next_run_at
         except asyncio.CancelledError:
             raise

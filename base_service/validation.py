@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -34,6 +35,7 @@ class Page:
     events: list[Event] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     next_cursor: str | None = None
+    next_poll_after: datetime | None = None
 
 
 def parse_manifest(body: bytes) -> Manifest:
@@ -67,10 +69,16 @@ def parse_page(body: bytes, venue_ids: frozenset[str]) -> Page:
     if "next_cursor" not in document:
         raise ContractViolation("events page has no 'next_cursor' (null on the last page)")
     try:
-        envelope = EventsPage.model_validate({"events": [], "next_cursor": document["next_cursor"]})
+        envelope = EventsPage.model_validate(
+            {
+                "events": [],
+                "next_cursor": document["next_cursor"],
+                "next_poll_after": document.get("next_poll_after"),
+            }
+        )
     except ValidationError as exc:
         raise ContractViolation(f"events page: {_summary(exc)}") from None
-    page = Page(next_cursor=envelope.next_cursor)
+    page = Page(next_cursor=envelope.next_cursor, next_poll_after=envelope.next_poll_after)
     for raw in document["events"]:
         try:
             event = Event.model_validate(raw)

@@ -19,13 +19,14 @@ class EventStatus(StrEnum):
 
 
 class PluginState(StrEnum):
-    """A plugin's health as the base service sees it."""
+    """A plugin's health as seen by the base (`rate_limited`: deferred until next_run_at)."""
 
     pending = "pending"
     ok = "ok"
     failing = "failing"
     unreachable = "unreachable"
     incompatible = "incompatible"
+    rate_limited = "rate_limited"
 
 
 class Problem(BaseModel):

@@ -196,7 +196,10 @@ class Problem(BaseModel):
 
     type: Annotated[str, Field(examples=["about:blank"])] = "about:blank"
     """
-    A URI reference naming the kind of problem; `about:blank` when it has no more meaning than the status.
+    A URI reference naming the kind of problem: one of the `urn:marquee:problem:*`
+    types in this document's introduction, or `about:blank` when it has no more meaning
+    than the status.
+
     """
     title: Annotated[str | None, Field(examples=["Service Unavailable"])] = None
     """
@@ -295,4 +298,13 @@ class EventsPage(BaseModel):
     ]
     """
     Pass this as `cursor` to get the next page; null on the last page.
+    """
+    next_poll_after: Annotated[
+        AwareDatetime | None, Field(examples=["2027-01-09T06:00:00+00:00"])
+    ] = None
+    """
+    Optional, read on the last page: the plugin asks not to be read again before this
+    instant (for example because its upstream publishes once a day). The base service
+    defers the plugin's next scheduled run to it, at most 7 days ahead.
+
     """

@@ -18,10 +18,19 @@ from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, u
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from base_service.errors import SnapshotShrunk
 from base_service.generated.plugin_api import Event, Manifest, Venue
 from base_service.store.tables import EVENT_CONTENT_COLUMNS, events, staged_events, venues
 
 _VENUE_BATCH = 500  # rows per INSERT, well under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True)
+class ShrinkGuard:
+    """Refuse a snapshot that removes more than `ratio` of at least `min_events` stored events."""
+
+    ratio: float
+    min_events: int
 
 
 @dataclass(frozen=True)
@@ -94,12 +103,14 @@ async def apply_run(
     manifest: Manifest,
     now: datetime,
     full_snapshot: bool = True,
+    shrink_guard: ShrinkGuard | None = None,
 ) -> ApplyCounts:
     """Apply a run's staged events to the stored ones, inside the caller's transaction.
 
     Upserts by (plugin, event id); the first of several staged rows with one id wins and the
     others are reported as duplicates; with a full snapshot, stored events the run did not see
-    are marked removed. Finally the staging rows are deleted.
+    are marked removed. Finally the staging rows are deleted. Raises SnapshotShrunk, changing
+    nothing, when the removals would pass the shrink guard.
     """
     staged = staged_events.c
     firsts = (
@@ -158,6 +169,8 @@ async def apply_run(
     removed = 0
     if full_snapshot:
         seen = select(staged.event_id).where(staged.run_id == run_id)
+        if shrink_guard is not None:
+            await _check_shrink(conn, plugin_id, seen, shrink_guard)
         result = await conn.execute(
             update(events)
             .where(
@@ -179,6 +192,27 @@ async def apply_run(
         duplicates=list(duplicate_ids),
         duplicate_count=staged_total - unique_total,
     )
+
+
+async def _check_shrink(
+    conn: AsyncConnection, plugin_id: str, seen: Any, guard: ShrinkGuard
+) -> None:
+    stored = events.c
+    active = stored.removed_at.is_(None)
+    current, vanishing = (
+        await conn.execute(
+            select(
+                func.count(),
+                func.count(case((stored.event_id.not_in(seen), 1))),
+            ).where(stored.plugin_id == plugin_id, active)
+        )
+    ).one()
+    if current >= guard.min_events and current and vanishing / current > guard.ratio:
+        raise SnapshotShrunk(
+            f"snapshot would remove {vanishing} of {current} stored events (over "
+            f"SHRINK_GUARD_RATIO={guard.ratio:g}); held back. If the source really shrank, "
+            "run the plugin with force=true"
+        )
 
 
 def _insert_for(conn: AsyncConnection) -> Any:

@@ -162,6 +162,17 @@ async def finish_run(
     await conn.execute(update(plugins).where(plugins.c.plugin_id == plugin_id).values(**values))
 
 
+async def plugin_row(engine: AsyncEngine, plugin_id: str) -> dict[str, Any]:
+    """One plugin's state row."""
+    async with engine.connect() as conn:
+        row = (
+            (await conn.execute(select(plugins).where(plugins.c.plugin_id == plugin_id)))
+            .mappings()
+            .one()
+        )
+    return dict(row)
+
+
 async def plugin_rows(engine: AsyncEngine) -> dict[str, RowMapping]:
     """Every plugin's state row, by id."""
     async with engine.connect() as conn:

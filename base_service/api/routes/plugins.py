@@ -143,7 +143,18 @@ async def get_run(services: ServicesDep, plugin_id: str, run_id: int) -> RunDeta
     status_code=202,
     summary="Run a plugin now",
 )
-async def run_now(services: ServicesDep, _admin: AdminDep, plugin_id: str) -> RunAccepted:
+async def run_now(
+    services: ServicesDep,
+    _admin: AdminDep,
+    plugin_id: str,
+    force: Annotated[
+        bool,
+        Query(
+            description="Apply even a snapshot the guards would hold back: one that "
+            "removes most events, or whose manifest names another plugin_id."
+        ),
+    ] = False,
+) -> RunAccepted:
     """Start a run of the plugin now (needs the admin token); 409 if one is in progress."""
-    services.scheduler.request_run(plugin_id)
+    services.scheduler.request_run(plugin_id, force)
     return RunAccepted(plugin_id=plugin_id)
