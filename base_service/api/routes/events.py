@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import PlainValidator, WithJsonSchema
 from sqlalchemy.engine import RowMapping
 
 from base_service.api.cursors import decode_cursor, encode_cursor
@@ -19,19 +20,36 @@ from base_service.store import reads
 router = APIRouter(tags=["events"])
 
 
-def _aware(value: datetime | None, name: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ProblemError(400, f"'{name}' needs a UTC offset, e.g. 2027-01-01T00:00:00Z")
-    return value
+def _instant(value: object) -> datetime:
+    """Parse an RFC 3339 date-time with an offset; nothing else (no numbers, no naive times)."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("expected an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z") from None
+    else:
+        raise ValueError("expected an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z")
+    if parsed.tzinfo is None:
+        raise ValueError("needs a UTC offset, e.g. 2027-01-01T00:00:00Z")
+    return parsed
+
+
+Instant = Annotated[
+    datetime,
+    PlainValidator(_instant),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 def event_filter(
     start: Annotated[
-        datetime | None,
+        Instant | None,
         Query(alias="from", description="Only events still going on at or after this instant."),
     ] = None,
     end: Annotated[
-        datetime | None, Query(alias="to", description="Only events starting before this instant.")
+        Instant | None, Query(alias="to", description="Only events starting before this instant.")
     ] = None,
     status: Annotated[
         list[EventStatus] | None, Query(description="Only events with these statuses.")
@@ -45,7 +63,6 @@ def event_filter(
     ] = False,
 ) -> reads.EventFilter:
     """The filters every event listing takes."""
-    start, end = _aware(start, "from"), _aware(end, "to")
     if start and end and end <= start:
         raise ProblemError(400, "'to' must be after 'from'")
     return reads.EventFilter(
