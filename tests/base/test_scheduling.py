@@ -1,0 +1,107 @@
+"""Scheduling seen from outside: catch-up after downtime, deferral, secrets kept secret."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.support.base import (
+    ADMIN_TOKEN,
+    base_settings,
+    plugin_view,
+    run_now,
+    running_base,
+    wait_for_run,
+)
+from tests.support.fake_plugin import FakePlugin, fail_times, make_event
+
+
+def _db_path(sqlite_url: str) -> str:
+    return sqlite_url.removeprefix("sqlite+aiosqlite:///")
+
+
+def test_downtime_longer_than_an_interval_gives_one_late_run(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    plugin, url = fake_plugin
+    plugin.events = [make_event(0)]
+    settings = base_settings(
+        sqlite_url, f"fake={url}", plugin_overrides={"fake": {"interval_seconds": 3600}}
+    )
+    with running_base(settings) as client:
+        first = wait_for_run(client, "fake")["last_run"]["run_id"]
+    three_hours_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=3)
+    with sqlite3.connect(_db_path(sqlite_url)) as conn:
+        conn.execute("UPDATE plugins SET next_run_at = ?", (three_hours_ago.isoformat(" "),))
+    with running_base(settings) as client:
+        view = wait_for_run(client, "fake", after=first)
+        runs = client.get("/v1/plugins/fake/runs").json()["items"]
+    assert len(runs) == 2  # one catch-up run, not one per missed interval
+    next_run = datetime.fromisoformat(view["next_run_at"])
+    assert timedelta(0) < next_run - datetime.now(UTC) <= timedelta(hours=1)
+    late = [r for r in caplog.records if getattr(r, "action", None) == "run_late"]
+    assert len(late) == 1
+    assert late[0].levelno == logging.WARNING and late[0].plugin_id == "fake"
+    assert late[0].late_seconds > 3 * 3600 - 60
+
+
+def test_next_poll_after_defers_the_next_run(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str
+) -> None:
+    plugin, url = fake_plugin
+    plugin.events = [make_event(0)]
+    asked = (datetime.now(UTC) + timedelta(hours=30)).replace(microsecond=0)
+    original_page = plugin.page
+    plugin.page = lambda cursor, limit: {  # type: ignore[method-assign]
+        **original_page(cursor, limit),
+        "next_poll_after": asked.isoformat(),
+    }
+    with running_base(base_settings(sqlite_url, f"fake={url}")) as client:
+        view = wait_for_run(client, "fake")
+    assert view["state"] == "ok"
+    assert datetime.fromisoformat(view["next_run_at"]) == asked
+
+
+def test_a_long_retry_after_defers_without_waiting(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str
+) -> None:
+    plugin, url = fake_plugin
+    plugin.faults["/v1/manifest"] = fail_times(1, 429, {"Retry-After": "7200"})
+    with running_base(base_settings(sqlite_url, f"fake={url}")) as client:
+        view = wait_for_run(client, "fake")
+    assert view["state"] == "rate_limited"
+    assert view["last_run"]["error_kind"] == "rate_limited"
+    wait = datetime.fromisoformat(view["next_run_at"]) - datetime.now(UTC)
+    assert timedelta(hours=1, minutes=59) < wait <= timedelta(hours=2)
+    assert len(plugin.requests) == 1  # not retried: the wait is longer than the cap
+
+
+def test_tokens_never_appear_in_logs_errors_or_the_api(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    plugin, url = fake_plugin
+    plugin.events = [make_event(0)]
+    secret = "s3cret-plugin-token-value"
+    settings = base_settings(
+        sqlite_url,
+        f"fake={url}",
+        plugin_overrides={"fake": {"token": secret}},
+        log_level="DEBUG",
+    )
+    caplog.set_level(logging.DEBUG)
+    with running_base(settings) as client:
+        wait_for_run(client, "fake")
+        plugin.faults["/v1/manifest"] = fail_times(1, 401)
+        run_now(client, "fake")
+        answers = [
+            client.get(path).text
+            for path in ("/v1/plugins", "/v1/plugins/fake/runs", "/openapi.json", "/v1/events")
+        ]
+        assert plugin_view(client, "fake")["state"] == "failing"
+    assert plugin.requests[0][2]["authorization"] == f"Bearer {secret}"
+    for text in [caplog.text, *answers]:
+        assert secret not in text
+        assert ADMIN_TOKEN not in text
