@@ -150,7 +150,13 @@ def create_app(settings: Settings) -> FastAPI:
         except UnknownVenueError as error:
             raise ProblemError(HTTPStatus.NOT_FOUND, str(error)) from error
         except FeedUnavailableError as error:
-            raise ProblemError(HTTPStatus.BAD_GATEWAY, str(error)) from error
+            # A partial snapshot would make the base remove that venue's events: refuse, and
+            # say the upstream is at fault so the base retries rather than gives up.
+            raise ProblemError(
+                HTTPStatus.BAD_GATEWAY,
+                str(error),
+                problem_type="urn:marquee:problem:upstream-unavailable",
+            ) from error
 
     return app
 

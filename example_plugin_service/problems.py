@@ -22,20 +22,31 @@ class ProblemError(Exception):
     """Raised by a route to answer with a problem document."""
 
     def __init__(
-        self, status: int, detail: str, *, headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        problem_type: str = "about:blank",
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = dict(headers or {})
+        self.problem_type = problem_type
 
 
 def problem_response(
-    request: Request, status: int, detail: str, *, headers: Mapping[str, str] | None = None
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    problem_type: str = "about:blank",
 ) -> JSONResponse:
     """A problem+json response whose title is the status's standard phrase."""
     problem = Problem(
-        type="about:blank",
+        type=problem_type,
         title=HTTPStatus(status).phrase,
         status=status,
         detail=detail,
@@ -54,7 +65,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, error: ProblemError) -> JSONResponse:
-        return problem_response(request, error.status, error.detail, headers=error.headers)
+        return problem_response(
+            request,
+            error.status,
+            error.detail,
+            headers=error.headers,
+            problem_type=error.problem_type,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:

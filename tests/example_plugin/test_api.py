@@ -334,6 +334,7 @@ def test_feed_that_never_loaded_makes_listing_fail_with_502(
     with serve_app(create_app(settings_for(venues_file))) as url, httpx.Client(base_url=url) as c:
         failure = problem(c.get("/v1/events"), 502)
         assert "delta" in str(failure.detail)
+        assert failure.type == "urn:marquee:problem:upstream-unavailable"
         problem(c.get("/v1/events", params={"venue_id": "delta"}), 502)
         # Venues whose feeds did load can still be listed on their own.
         assert walk(c, PAGE_SIZE, venue_id="alpha")
