@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     default_interval_seconds: int = Field(default=6 * 3600, ge=1)
     failure_backoff_seconds: int = Field(default=60, ge=1)
     max_concurrent_runs: int = Field(default=8, ge=1)
+    scheduler_poll_seconds: float = Field(default=5.0, gt=0)
+    lease_seconds: float = Field(default=30.0, ge=1)
     first_run_spread_seconds: float = Field(default=5.0, ge=0)
 
     connect_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -4,6 +4,7 @@
     ├── ConfigError               the settings cannot work; start-up stops
     ├── RunInProgress             a run was asked for while the plugin's run is going on
     ├── UnknownPlugin             no registered plugin has that id
+    ├── LeaseLost                 another replica took over a plugin this one was running
     └── PluginError               a run failed because of what the plugin did (or did not do)
         ├── PluginUnreachable     no connection: refused, unresolvable host, reset
         ├── PluginTimeout         connect/read timeout or the run's overall deadline
@@ -38,6 +39,10 @@ class RunInProgress(MarqueeError):
 
 class UnknownPlugin(MarqueeError):
     """No plugin with this id is registered."""
+
+
+class LeaseLost(MarqueeError):
+    """This replica no longer holds the plugin's lease; its run must not be applied."""
 
 
 class PluginError(MarqueeError):

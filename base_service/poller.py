@@ -21,6 +21,7 @@ from base_service.client import PluginClient
 from base_service.config import PluginConfig, Settings
 from base_service.errors import (
     IdentityChanged,
+    LeaseLost,
     PluginError,
     PluginTimeout,
     RunLimitExceeded,
@@ -28,6 +29,7 @@ from base_service.errors import (
 )
 from base_service.generated.plugin_api import Manifest
 from base_service.store import ingest, state
+from base_service.store.leases import Claim
 from base_service.validation import Rejected, parse_manifest, parse_page
 
 logger = logging.getLogger(__name__)
@@ -81,12 +83,14 @@ class Poller:
         self._settings = settings
         self._clock = clock
 
-    async def run(self, plugin: PluginConfig, trigger: str, force: bool = False) -> RunReport:
-        """Run a plugin once and record the outcome; never raises for plugin faults.
+    async def run(self, plugin: PluginConfig, claim: Claim) -> RunReport:
+        """Run a plugin once, holding its lease, and record the outcome.
 
-        `force` lets an operator's run through the guards that hold back a suspicious
-        snapshot (a sharp shrink, a changed plugin_id).
+        Never raises for plugin faults; raises LeaseLost if another replica took the plugin
+        over meanwhile (nothing is then applied). `claim.force` lets an operator's run through
+        the guards that hold back a suspicious snapshot (a sharp shrink, a changed plugin_id).
         """
+        trigger, force = claim.trigger, claim.force
         run_id = await state.start_run(self._engine, plugin.plugin_id, trigger, self._clock())
         log = {"plugin_id": plugin.plugin_id, "run_id": run_id}
         logger.info("run started", extra={"action": "run_started", "trigger": trigger, **log})
@@ -96,21 +100,21 @@ class Poller:
         try:
             async with asyncio.timeout(self._settings.run_timeout_seconds):
                 await self._fetch(client, plugin, run_id, progress, known, force)
-                return await self._succeed(plugin, run_id, progress, force)
+                return await self._succeed(plugin, run_id, progress, claim)
         except TimeoutError:
             error: PluginError = PluginTimeout(
                 f"run exceeded its deadline of {self._settings.run_timeout_seconds:g}s"
             )
         except PluginError as exc:
             error = exc
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, LeaseLost):
             await asyncio.shield(state.abandon_runs(self._engine, self._clock(), [run_id]))
             raise
         except Exception as exc:
             logger.exception("run crashed", extra={"action": "run_crashed", **log})
             error = PluginError(f"internal error: {type(exc).__name__}: {exc}")
             error.kind = "internal_error"
-        return await self._fail(plugin, run_id, progress, known, error)
+        return await self._fail(plugin, run_id, progress, known, error, claim.owner)
 
     async def _fetch(
         self,
@@ -178,7 +182,7 @@ class Poller:
         return max(when, min(until, now + MAX_DEFER))
 
     async def _succeed(
-        self, plugin: PluginConfig, run_id: int, progress: _Progress, force: bool
+        self, plugin: PluginConfig, run_id: int, progress: _Progress, claim: Claim
     ) -> RunReport:
         assert progress.manifest is not None
         now = self._clock()
@@ -187,7 +191,7 @@ class Poller:
         next_run_at = self._deferred(slot, progress.next_poll_after, now)
         guard = (
             None
-            if force
+            if claim.force
             else ingest.ShrinkGuard(
                 self._settings.shrink_guard_ratio, self._settings.shrink_guard_min_events
             )
@@ -223,6 +227,7 @@ class Poller:
                 next_run_at=next_run_at,
                 manifest=manifest,
                 now=now,
+                owner=claim.owner,
             )
         logger.info(
             "run succeeded",
@@ -247,6 +252,7 @@ class Poller:
         progress: _Progress,
         known: dict[str, Any],
         error: PluginError,
+        owner: str,
     ) -> RunReport:
         await ingest.discard_run(self._engine, run_id)
         now = self._clock()
@@ -280,6 +286,7 @@ class Poller:
                 next_run_at=next_run_at,
                 manifest=None,
                 now=now,
+                owner=owner,
             )
         logger.warning(
             "run failed",

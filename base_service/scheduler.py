@@ -1,9 +1,11 @@
-"""The loop that starts runs when they are due. What is due is decided in `schedule`.
+"""The loop that starts runs when they are due. What is due is decided in `schedule`; who may
+run it (one replica of several) is decided by the leases in `store.leases`.
 
-One asyncio task sleeps until the earliest next run (or until woken by a run-now request),
-starts every due plugin as its own task, bounded by MAX_CONCURRENT_RUNS, and never starts a
-plugin that is already running. A run's failure is recorded by the poller; nothing a plugin does
-can stop the loop.
+Each replica's loop reads the shared next-run times every SCHEDULER_POLL_SECONDS (sooner when
+woken by a local run-now request), and for every plugin that looks due tries to claim its lease.
+The replica that wins runs the plugin — bounded by MAX_CONCURRENT_RUNS, renewing the lease while
+it runs — and the run's last transaction stores the next run time and frees the lease. A run's
+failure is recorded by the poller; nothing a plugin does can stop the loop.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,17 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service import schedule
 from base_service.config import PluginConfig, Settings
-from base_service.errors import RunInProgress, UnknownPlugin
+from base_service.errors import LeaseLost, RunInProgress, UnknownPlugin
 from base_service.poller import Poller
-from base_service.store import state
+from base_service.store import leases, state
 
 logger = logging.getLogger(__name__)
-_MAX_SLEEP = 60.0  # re-check at least this often, so a changed clock is noticed
 _LATE_AFTER = 30.0  # a scheduled run starting this many seconds after its time is logged late
 
 
+def replica_id() -> str:
+    """A name for this process among the replicas: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 class Scheduler:
-    """Owns the run loop and the in-flight runs of every registered plugin."""
+    """Owns this replica's run loop and its runs in flight."""
 
     def __init__(
         self,
@@ -37,56 +46,56 @@ class Scheduler:
         engine: AsyncEngine,
         settings: Settings,
         clock: Callable[[], datetime],
+        *,
+        alone: bool,
     ) -> None:
+        """`alone`: this process is the only one on its database (SQLite), so leases and runs
+        left by an earlier process can be cleared at start-up instead of waiting to expire."""
         self._plugins = {plugin.plugin_id: plugin for plugin in plugins}
         self._poller = poller
         self._engine = engine
         self._settings = settings
         self._clock = clock
+        self._alone = alone
+        self.owner = replica_id()
         self._next_runs: dict[str, datetime | None] = {}
-        self._manual: dict[str, bool] = {}  # plugin id -> force, for requested runs
         self._running: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
 
-    @property
-    def running(self) -> frozenset[str]:
-        """Ids of the plugins with a run in flight."""
-        return frozenset(self._running)
-
-    def next_run_at(self, plugin_id: str) -> datetime | None:
-        """When the plugin runs next, as the scheduler sees it now."""
-        return self._next_runs.get(plugin_id)
-
     async def start(self) -> None:
-        """Load persisted next-run times, sweep interrupted runs, and start the loop."""
+        """Register the plugins and start the loop."""
         now = self._clock()
-        swept = await state.abandon_runs(self._engine, now)
-        if swept:
-            logger.warning(
-                "abandoned interrupted runs", extra={"action": "runs_swept", "count": swept}
-            )
-        persisted = await state.register_plugins(
-            self._engine, [(p.plugin_id, p.url) for p in self._plugins.values()], now
+        if self._alone:
+            await leases.release_all(self._engine)
+            swept = await state.abandon_runs(self._engine, now)
+            if swept:
+                logger.warning(
+                    "abandoned interrupted runs", extra={"action": "runs_swept", "count": swept}
+                )
+        spread = self._settings.first_run_spread_seconds
+        await state.register_plugins(
+            self._engine,
+            [
+                (p.plugin_id, p.url, schedule.first_run_at(p.plugin_id, now, spread))
+                for p in self._plugins.values()
+            ],
+            now,
         )
-        for plugin_id, when in persisted.items():
-            self._next_runs[plugin_id] = when or schedule.first_run_at(
-                plugin_id, now, self._settings.first_run_spread_seconds
-            )
         self._loop_task = asyncio.create_task(self._loop(), name="scheduler")
 
-    def request_run(self, plugin_id: str, force: bool = False) -> None:
-        """Run a plugin as soon as a slot is free; raise if unknown or already running.
+    async def request_run(self, plugin_id: str, force: bool = False) -> None:
+        """Ask for a run now (any replica may take it); raise if unknown or already running.
 
         `force` lets the run through the snapshot guards (see `Poller.run`).
         """
         if plugin_id not in self._plugins:
             raise UnknownPlugin(plugin_id)
-        if plugin_id in self._running:
+        if plugin_id in self._running or not await leases.request_run(
+            self._engine, plugin_id, self._clock(), force
+        ):
             raise RunInProgress(plugin_id)
-        self._next_runs[plugin_id] = self._clock()
-        self._manual[plugin_id] = force
         self._wake.set()
 
     async def stop(self, grace_seconds: float) -> None:
@@ -109,7 +118,13 @@ class Scheduler:
             await asyncio.wait(pending)
 
     async def _loop(self) -> None:
+        poll = self._settings.scheduler_poll_seconds
         while True:
+            try:
+                self._next_runs = await state.next_runs(self._engine, list(self._plugins))
+            except Exception:
+                # The database is unreachable: serve on, and try again at the next poll.
+                logger.exception("could not read the schedule", extra={"action": "schedule_error"})
             now = self._clock()
             for plugin_id in schedule.due(self._next_runs, self._running, now):
                 self._launch(plugin_id, now)
@@ -117,47 +132,80 @@ class Scheduler:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self._wake.wait(), _MAX_SLEEP if delay is None else min(delay, _MAX_SLEEP)
+                    self._wake.wait(), poll if delay is None else min(delay, poll)
                 )
 
     def _launch(self, plugin_id: str, now: datetime) -> None:
-        manual = plugin_id in self._manual
-        force = self._manual.pop(plugin_id, False)
-        due_at = self._next_runs[plugin_id]
-        if not manual and due_at is not None and (now - due_at).total_seconds() > _LATE_AFTER:
+        task = asyncio.create_task(self._run(plugin_id, now), name=f"run-{plugin_id}")
+        self._running[plugin_id] = task
+
+    async def _run(self, plugin_id: str, due_at_check: datetime) -> None:
+        plugin = self._plugins[plugin_id]
+        ttl = self._settings.lease_seconds
+        try:
+            async with self._slots:
+                claim = await leases.claim(self._engine, plugin_id, self.owner, self._clock(), ttl)
+                if claim is None:
+                    return  # another replica runs it, or ran it already
+                self._log_if_late(plugin_id, claim.trigger, due_at_check)
+                heartbeat = asyncio.create_task(self._renew(plugin_id))
+                try:
+                    await self._poller.run(plugin, claim)
+                finally:
+                    heartbeat.cancel()
+        except asyncio.CancelledError:
+            raise
+        except LeaseLost:
+            logger.warning(
+                "lease lost; the run was not applied",
+                extra={"action": "lease_lost", "plugin_id": plugin_id},
+            )
+        except Exception:
+            # The poller records plugin faults itself; this is a fault of ours (the database,
+            # say). Keep the loop alive: the lease expires and the plugin is tried again.
+            logger.exception(
+                "run could not be recorded", extra={"action": "run_error", "plugin_id": plugin_id}
+            )
+        finally:
+            self._running.pop(plugin_id, None)
+            self._wake.set()
+
+    async def _renew(self, plugin_id: str) -> None:
+        """Renew the lease every third of its lifetime; cancel the run if it is lost."""
+        ttl = self._settings.lease_seconds
+        while True:
+            await asyncio.sleep(ttl / 3)
+            try:
+                held = await leases.renew(self._engine, plugin_id, self.owner, self._clock(), ttl)
+            except Exception:
+                logger.warning(
+                    "could not renew lease",
+                    exc_info=True,
+                    extra={"action": "lease_renew_error", "plugin_id": plugin_id},
+                )
+                continue
+            if not held:
+                logger.warning(
+                    "lease lost; abandoning the run",
+                    extra={"action": "lease_lost", "plugin_id": plugin_id},
+                )
+                task = self._running.get(plugin_id)
+                if task is not None:
+                    task.cancel()
+                return
+
+    def _log_if_late(self, plugin_id: str, trigger: str, now: datetime) -> None:
+        due_at = self._next_runs.get(plugin_id)
+        if trigger != "schedule" or due_at is None:
+            return
+        late = (now - due_at).total_seconds()
+        if late > _LATE_AFTER:
             logger.warning(
                 "run starts late",
                 extra={
                     "action": "run_late",
                     "plugin_id": plugin_id,
                     "due_at": due_at.isoformat(),
-                    "late_seconds": (now - due_at).total_seconds(),
+                    "late_seconds": late,
                 },
             )
-        trigger = "manual" if manual else "schedule"
-        task = asyncio.create_task(self._run(plugin_id, trigger, force), name=f"run-{plugin_id}")
-        self._running[plugin_id] = task
-
-    async def _run(self, plugin_id: str, trigger: str, force: bool) -> None:
-        plugin = self._plugins[plugin_id]
-        try:
-            async with self._slots:
-                report = await self._poller.run(plugin, trigger, force)
-            self._next_runs[plugin_id] = report.next_run_at
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # The poller records plugin faults itself; this is a fault of ours (the database,
-            # say). Keep the loop alive and try again after the failure backoff.
-            logger.exception(
-                "run could not be recorded", extra={"action": "run_error", "plugin_id": plugin_id}
-            )
-            self._next_runs[plugin_id] = schedule.retry_at(
-                1,
-                self._settings.default_interval_seconds,
-                self._settings.failure_backoff_seconds,
-                self._clock(),
-            )
-        finally:
-            self._running.pop(plugin_id, None)
-            self._wake.set()

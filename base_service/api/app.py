@@ -18,7 +18,7 @@ from base_service.client import create_http_client
 from base_service.config import Settings
 from base_service.poller import Poller
 from base_service.scheduler import Scheduler
-from base_service.store.database import create_engine, migrate
+from base_service.store.database import create_engine, lock_sqlite_file, migrate
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +33,17 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sqlite_lock = lock_sqlite_file(settings.database_url)
         engine = create_engine(settings.database_url)
         await migrate(engine)
         http = create_http_client(settings)
         scheduler = Scheduler(
-            settings.plugins(), Poller(engine, http, settings, clock), engine, settings, clock
+            settings.plugins(),
+            Poller(engine, http, settings, clock),
+            engine,
+            settings,
+            clock,
+            alone=sqlite_lock is not None,
         )
         await scheduler.start()
         app.state.services = Services(settings=settings, engine=engine, scheduler=scheduler)
@@ -51,6 +57,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
             await scheduler.stop(settings.shutdown_grace_seconds)
             await http.aclose()
             await engine.dispose()
+            if sqlite_lock is not None:
+                sqlite_lock.close()
             logger.info("base service stopped", extra={"action": "stopped"})
 
     app = FastAPI(

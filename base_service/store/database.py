@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from base_service.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -45,10 +48,46 @@ def alembic_config() -> Config:
     return config
 
 
+# Any constant shared by all replicas: the key of the advisory lock that serialises migrations.
+_MIGRATION_LOCK = 0x4D61727175656501
+
+
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema up to the newest migration."""
+    """Bring the schema up to the newest migration; replicas starting together take turns."""
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Held to the end of this transaction; the others wait, then find nothing to do.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         await conn.run_sync(_upgrade)
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    """Whether the engine talks to an SQLite file (one process at a time)."""
+    return engine.dialect.name == "sqlite"
+
+
+def lock_sqlite_file(database_url: str) -> IO[bytes] | None:
+    """Take an exclusive lock beside an SQLite file, so a second base process on it stops.
+
+    Runs of one plugin must never overlap, and on SQLite only one process can guarantee that.
+    Returns the open lock file (keep it open to keep the lock), or None for other databases.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database).with_name(Path(url.database).name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("wb")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConfigError(
+            f"another base service is using the SQLite database {url.database}. SQLite supports "
+            "one replica; to run several, point DATABASE_URL at PostgreSQL "
+            "(postgresql+asyncpg://...)"
+        ) from None
+    return handle
 
 
 def _upgrade(connection: Connection) -> None:

@@ -15,11 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from base_service.errors import SnapshotShrunk
 from base_service.generated.plugin_api import Event, Manifest, Venue
+from base_service.store.sql import insert_for
 from base_service.store.tables import EVENT_CONTENT_COLUMNS, events, staged_events, venues
 
 _VENUE_BATCH = 500  # rows per INSERT, well under SQLite's bound-parameter limit
@@ -215,10 +215,6 @@ async def _check_shrink(
         )
 
 
-def _insert_for(conn: AsyncConnection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
 def _upsert(conn: AsyncConnection, unique: Any, *, run_id: int, now: datetime) -> Any:
     source = select(
         unique.c.plugin_id,
@@ -243,7 +239,7 @@ def _upsert(conn: AsyncConnection, unique: Any, *, run_id: int, now: datetime) -
         "last_run_id",
         "changed_at",
     ]
-    statement = _insert_for(conn)(events).from_select(columns, source)
+    statement = insert_for(conn)(events).from_select(columns, source)
     changed = or_(
         events.c.content_hash != statement.excluded.content_hash,
         events.c.removed_at.is_not(None),
@@ -286,7 +282,7 @@ async def _store_venues(
 async def _upsert_venues(
     conn: AsyncConnection, plugin_id: str, batch: Sequence[Venue], now: datetime
 ) -> None:
-    statement = _insert_for(conn)(venues).values(
+    statement = insert_for(conn)(venues).values(
         [
             {
                 "plugin_id": plugin_id,

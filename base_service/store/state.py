@@ -11,6 +11,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from base_service.errors import LeaseLost
+from base_service.store.sql import insert_for
 from base_service.store.tables import plugins, quarantine, runs, staged_events
 
 
@@ -30,39 +32,39 @@ class RunResult:
 
 
 async def register_plugins(
-    engine: AsyncEngine, registered: Sequence[tuple[str, str]], now: datetime
-) -> dict[str, datetime | None]:
-    """Create state rows for new plugins, update URLs; return every plugin's next_run_at."""
+    engine: AsyncEngine, registered: Sequence[tuple[str, str, datetime]], now: datetime
+) -> None:
+    """Create state rows for new plugins (first run at the given time); keep URLs current.
+
+    Safe when several replicas start at once: an existing row is never overwritten.
+    """
     async with engine.begin() as conn:
-        existing = {
-            row.plugin_id: row
-            for row in (
-                await conn.execute(
-                    select(plugins.c.plugin_id, plugins.c.url, plugins.c.next_run_at)
-                )
-            ).all()
-        }
-        for plugin_id, url in registered:
-            if plugin_id not in existing:
-                await conn.execute(
-                    insert(plugins).values(
-                        plugin_id=plugin_id,
-                        url=url,
-                        state="pending",
-                        consecutive_failures=0,
-                        updated_at=now,
-                    )
-                )
-            elif existing[plugin_id].url != url:
-                await conn.execute(
-                    update(plugins)
-                    .where(plugins.c.plugin_id == plugin_id)
-                    .values(url=url, updated_at=now)
-                )
-    return {
-        plugin_id: existing[plugin_id].next_run_at if plugin_id in existing else None
-        for plugin_id, _ in registered
-    }
+        for plugin_id, url, first_run_at in registered:
+            statement = insert_for(conn)(plugins).values(
+                plugin_id=plugin_id,
+                url=url,
+                state="pending",
+                consecutive_failures=0,
+                next_run_at=first_run_at,
+                updated_at=now,
+                run_requested=False,
+                force_requested=False,
+            )
+            await conn.execute(statement.on_conflict_do_nothing(index_elements=["plugin_id"]))
+            await conn.execute(
+                update(plugins)
+                .where(plugins.c.plugin_id == plugin_id, plugins.c.url != url)
+                .values(url=url, updated_at=now)
+            )
+
+
+async def next_runs(engine: AsyncEngine, plugin_ids: Sequence[str]) -> dict[str, datetime | None]:
+    """When each plugin is next due, as stored (shared by every replica)."""
+    query = select(plugins.c.plugin_id, plugins.c.next_run_at).where(
+        plugins.c.plugin_id.in_(plugin_ids)
+    )
+    async with engine.connect() as conn:
+        return {row.plugin_id: row.next_run_at for row in (await conn.execute(query)).all()}
 
 
 async def abandon_runs(
@@ -123,8 +125,17 @@ async def finish_run(
     next_run_at: datetime,
     manifest: dict[str, Any] | None,
     now: datetime,
+    owner: str,
 ) -> None:
-    """Close a run record and update the plugin's state, inside the caller's transaction."""
+    """Close a run record, update the plugin's state and release its lease, in the caller's
+    transaction; raise LeaseLost (rolling it back) if `owner` no longer holds the lease."""
+    released = await conn.execute(
+        update(plugins)
+        .where(plugins.c.plugin_id == plugin_id, plugins.c.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None, run_requested=False, force_requested=False)
+    )
+    if released.rowcount != 1:
+        raise LeaseLost(f"lease on {plugin_id} was lost before the run could be recorded")
     await conn.execute(
         update(runs)
         .where(runs.c.run_id == run_id)

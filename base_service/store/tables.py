@@ -85,6 +85,12 @@ plugins = Table(
     Column("last_success_at", UTCDateTime),
     Column("manifest", JSON),
     Column("updated_at", UTCDateTime, nullable=False),
+    # A run-now request waiting to be claimed, and whether it may pass the snapshot guards.
+    Column("run_requested", Boolean, nullable=False, default=False),
+    Column("force_requested", Boolean, nullable=False, default=False),
+    # The lease: which replica runs this plugin now, until when (see store/leases.py).
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", UTCDateTime),
 )
 
 runs = Table(

@@ -25,7 +25,7 @@ MANIFEST = Manifest.model_validate(FakePlugin().manifest())
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
     await migrate(engine)
-    await state.register_plugins(engine, [("p", "http://p")], NOW)
+    await state.register_plugins(engine, [("p", "http://p", NOW)], NOW)
     yield engine
     await engine.dispose()
 

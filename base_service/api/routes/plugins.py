@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -21,7 +22,7 @@ from base_service.api.schemas import (
     RunOut,
 )
 from base_service.errors import UnknownPlugin
-from base_service.store import state
+from base_service.store import leases, state
 
 router = APIRouter(tags=["plugins"])
 
@@ -63,7 +64,7 @@ async def plugin_views(services: ServicesDep) -> list[PluginOut]:
         run["run_id"]: to_run_out(run)
         for run in await state.run_rows(services.engine, run_ids=run_ids, limit=len(run_ids) or 1)
     }
-    scheduler = services.scheduler
+    now = datetime.now(UTC)
     views = []
     for plugin in services.settings.plugins():
         row = rows.get(plugin.plugin_id)
@@ -74,11 +75,11 @@ async def plugin_views(services: ServicesDep) -> list[PluginOut]:
                 plugin_id=plugin.plugin_id,
                 url=plugin.url,
                 state=row["state"],
-                running=plugin.plugin_id in scheduler.running,
+                running=leases.is_held(row["lease_owner"], row["lease_expires_at"], now),
                 manifest=_manifest(row["manifest"]),
                 last_run=last_runs.get(row["last_run_id"]),
                 last_success_at=row["last_success_at"],
-                next_run_at=scheduler.next_run_at(plugin.plugin_id) or row["next_run_at"],
+                next_run_at=row["next_run_at"],
                 consecutive_failures=row["consecutive_failures"],
                 last_error=row["last_error"],
             )
@@ -156,5 +157,5 @@ async def run_now(
     ] = False,
 ) -> RunAccepted:
     """Start a run of the plugin now (needs the admin token); 409 if one is in progress."""
-    services.scheduler.request_run(plugin_id, force)
+    await services.scheduler.request_run(plugin_id, force)
     return RunAccepted(plugin_id=plugin_id)

@@ -68,6 +68,10 @@ def upgrade() -> None:
         sa.Column("last_success_at", sa.DateTime(), nullable=True),
         sa.Column("manifest", sa.JSON(), nullable=True),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("run_requested", sa.Boolean(), nullable=False),
+        sa.Column("force_requested", sa.Boolean(), nullable=False),
+        sa.Column("lease_owner", sa.String(length=200), nullable=True),
+        sa.Column("lease_expires_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("plugin_id", name=op.f("pk_plugins")),
     )
     op.create_table(

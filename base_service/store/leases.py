@@ -1,0 +1,121 @@
+"""Who runs a plugin now: a lease row per plugin, so exactly one replica runs it at a time.
+
+Several base replicas may share one PostgreSQL database. A replica may run a plugin only while
+it holds the plugin's lease: `claim` takes it atomically, and only when the plugin is due and the
+lease is free or expired; the running replica renews it every few seconds; the run's final
+transaction releases it and checks it still held it (a fence: a replica that lost its lease
+cannot apply). A replica that dies mid-run stops renewing, so its lease expires after
+LEASE_SECONDS and another replica claims the plugin and runs it again.
+
+Leases are plain rows, not PostgreSQL advisory locks, so the same code runs on SQLite, a lease
+survives a dropped connection as long as the replica renews it, and an expired one is visible to
+every replica (and to the API, which reports a plugin as running while its lease is live).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from base_service.store.tables import plugins, runs, staged_events
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A lease taken on a plugin: by whom, and what kind of run it is for."""
+
+    plugin_id: str
+    owner: str
+    trigger: str
+    force: bool
+
+
+def _free_or_expired(now: datetime) -> ColumnElement[bool]:
+    return or_(plugins.c.lease_owner.is_(None), plugins.c.lease_expires_at < now)
+
+
+async def claim(
+    engine: AsyncEngine, plugin_id: str, owner: str, now: datetime, ttl: float
+) -> Claim | None:
+    """Take the plugin's lease if it is due and nobody holds it; sweep its dead runs."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(plugins)
+            .where(
+                plugins.c.plugin_id == plugin_id,
+                or_(plugins.c.next_run_at <= now, plugins.c.run_requested.is_(True)),
+                _free_or_expired(now),
+            )
+            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=ttl))
+        )
+        if result.rowcount != 1:
+            return None
+        requested, force = (
+            await conn.execute(
+                select(plugins.c.run_requested, plugins.c.force_requested).where(
+                    plugins.c.plugin_id == plugin_id
+                )
+            )
+        ).one()
+        # Holding the lease, any run of this plugin still marked running belongs to a
+        # replica that died: record it as abandoned and drop what it staged.
+        dead = (
+            (
+                await conn.execute(
+                    select(runs.c.run_id).where(
+                        runs.c.plugin_id == plugin_id, runs.c.outcome == "running"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if dead:
+            await conn.execute(
+                update(runs)
+                .where(runs.c.run_id.in_(dead))
+                .values(
+                    outcome="abandoned",
+                    finished_at=now,
+                    error_kind="interrupted",
+                    error="the replica running it stopped; nothing was applied",
+                )
+            )
+            await conn.execute(delete(staged_events).where(staged_events.c.run_id.in_(dead)))
+    return Claim(plugin_id, owner, "manual" if requested else "schedule", bool(force))
+
+
+async def renew(engine: AsyncEngine, plugin_id: str, owner: str, now: datetime, ttl: float) -> bool:
+    """Extend a held lease; False if it is no longer ours."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(plugins)
+            .where(plugins.c.plugin_id == plugin_id, plugins.c.lease_owner == owner)
+            .values(lease_expires_at=now + timedelta(seconds=ttl))
+        )
+    return result.rowcount == 1
+
+
+async def release_all(engine: AsyncEngine) -> None:
+    """Drop every lease: only for a database this process is known to be alone on."""
+    async with engine.begin() as conn:
+        await conn.execute(update(plugins).values(lease_owner=None, lease_expires_at=None))
+
+
+async def request_run(engine: AsyncEngine, plugin_id: str, now: datetime, force: bool) -> bool:
+    """Ask for a run of the plugin as soon as a replica can; False if one is in progress."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(plugins)
+            .where(plugins.c.plugin_id == plugin_id, _free_or_expired(now))
+            .values(run_requested=True, force_requested=force, next_run_at=now)
+        )
+    return result.rowcount == 1
+
+
+def is_held(owner: str | None, expires_at: datetime | None, now: datetime) -> bool:
+    """Whether a lease (as stored) is live at `now`."""
+    return owner is not None and expires_at is not None and expires_at >= now
