@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import uvicorn
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from base_service.api.app import create_app
 from base_service.config import Settings
@@ -21,12 +23,21 @@ def _explain(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _explain_unparseable(exc: SettingsError) -> str:
+    field = re.search(r'field "(\w+)"', str(exc))
+    name = field.group(1).upper() if field else "(settings)"
+    return f"marquee: invalid configuration\n  {name}: cannot be parsed: {exc.__cause__ or exc}"
+
+
 def main() -> int:
     """Run the base service until SIGTERM or SIGINT."""
     try:
         settings = Settings()
     except ValidationError as exc:
         print(_explain(exc), file=sys.stderr)  # noqa: T201 - the one message a user sees
+        return 2
+    except SettingsError as exc:  # a value that is not even parseable, e.g. JSON
+        print(_explain_unparseable(exc), file=sys.stderr)  # noqa: T201
         return 2
     configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(

@@ -11,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -107,15 +108,16 @@ class Settings(BaseSettings):
         # compose passes `ADMIN_TOKEN: ${ADMIN_TOKEN:-}` as an empty string when unset.
         return None if value == "" else value
 
-    @model_validator(mode="after")
-    def _overrides_name_registered_plugins(self) -> Settings:
-        known = {entry.plugin_id for entry in self.plugin_urls}
-        unknown = sorted(set(self.plugin_overrides) - known)
+    @field_validator("plugin_overrides")
+    @classmethod
+    def _overrides_name_registered_plugins(
+        cls, value: dict[str, PluginOverride], info: ValidationInfo
+    ) -> dict[str, PluginOverride]:
+        known = {entry.plugin_id for entry in info.data.get("plugin_urls", ())}
+        unknown = sorted(set(value) - known)
         if unknown:
-            raise ValueError(
-                f"PLUGIN_OVERRIDES names plugins not in PLUGIN_URLS: {', '.join(unknown)}"
-            )
-        return self
+            raise ValueError(f"names plugins not in PLUGIN_URLS: {', '.join(unknown)}")
+        return value
 
     def plugins(self) -> list[PluginConfig]:
         """Return the registered plugins with their overrides applied."""

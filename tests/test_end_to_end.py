@@ -89,3 +89,25 @@ def test_malformed_numbers_name_the_variable() -> None:
     assert result.returncode == 2
     assert "PORT" in result.stderr and "MAX_CONCURRENT_RUNS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_unparseable_json_names_the_variable() -> None:
+    result = _start_with(PLUGIN_URLS="a=http://x:1", PLUGIN_OVERRIDES="not json")
+    assert result.returncode == 2
+    assert "PLUGIN_OVERRIDES: cannot be parsed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    port = free_port()
+    database = f"sqlite+aiosqlite:///{tmp_path / 'marquee.db'}"
+    with service(
+        "base_service",
+        f"http://127.0.0.1:{port}/healthz",
+        tmp_path / "first.log",
+        PORT=str(port),
+        DATABASE_URL=database,
+    ):
+        result = _start_with(PORT=str(free_port()), DATABASE_URL=database)
+    assert result.returncode != 0
+    assert "SQLite supports one replica" in result.stderr

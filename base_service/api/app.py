@@ -51,6 +51,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
             "base service started",
             extra={"action": "started", "plugins": len(settings.plugin_urls)},
         )
+        if not settings.plugin_urls:
+            logger.warning("no plugins registered: set PLUGIN_URLS", extra={"action": "no_plugins"})
         try:
             yield
         finally:

@@ -34,6 +34,10 @@ def client(fake_plugin: tuple[FakePlugin, str], sqlite_url: str) -> Iterator[htt
         ({"status": "maybe"}, "status"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": "WzEsMiwzXQ"}, "cursor"),
+        ({"from": "9999-12-31T23:59:59-14:00"}, "out of range"),
+        ({"to": "0001-01-01T00:00:00+01:00"}, "out of range"),
+        ({"from": "1700000000"}, "RFC 3339"),
+        ({"q": "a\x00b"}, "q"),
     ],
 )
 def test_bad_queries_get_400_problems(
@@ -45,6 +49,20 @@ def test_bad_queries_get_400_problems(
     problem = response.json()
     assert problem["status"] == 400 and problem["title"] == "Bad Request"
     assert mentions in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/plugins/fake/runs?before=99999999999999999999",
+        "/v1/plugins/fake/runs/0",
+        "/v1/plugins/fake/runs/99999999999999999999",
+    ],
+)
+def test_out_of_range_ids_get_400_problems(client: httpx.Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_unknown_paths_and_venues_are_404_problems(client: httpx.Client) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +33,10 @@ def _instant(value: object) -> datetime:
         raise ValueError("expected an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z")
     if parsed.tzinfo is None:
         raise ValueError("needs a UTC offset, e.g. 2027-01-01T00:00:00Z")
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
     return parsed
 
 
@@ -56,7 +60,12 @@ def event_filter(
     ] = None,
     q: Annotated[
         str | None,
-        Query(min_length=1, max_length=200, description="Text in the title or description."),
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[^\x00-\x1f]*$",
+            description="Text in the title or description (case-insensitive for ASCII).",
+        ),
     ] = None,
     include_removed: Annotated[
         bool, Query(description="Also list events their plugin no longer reports.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from sqlalchemy.engine import RowMapping
 
 from base_service.api.deps import AdminDep, ServicesDep
@@ -25,6 +25,7 @@ from base_service.errors import UnknownPlugin
 from base_service.store import leases, state
 
 router = APIRouter(tags=["plugins"])
+MAX_ID = 2**63 - 1  # the largest integer the databases store
 
 
 def to_run_out(row: RowMapping) -> RunOut:
@@ -114,7 +115,7 @@ async def list_runs(
     plugin_id: str,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     before: Annotated[
-        int | None, Query(ge=1, description="Only runs older than this run id.")
+        int | None, Query(ge=1, le=MAX_ID, description="Only runs older than this run id.")
     ] = None,
 ) -> RunList:
     """A plugin's run history, newest first."""
@@ -124,7 +125,9 @@ async def list_runs(
 
 
 @router.get("/v1/plugins/{plugin_id}/runs/{run_id}", summary="Get a run")
-async def get_run(services: ServicesDep, plugin_id: str, run_id: int) -> RunDetail:
+async def get_run(
+    services: ServicesDep, plugin_id: str, run_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> RunDetail:
     """One run, with the reasons its quarantined records were rejected."""
     _known(services, plugin_id)
     rows = await state.run_rows(services.engine, plugin_id=plugin_id, run_ids=[run_id], limit=1)
