@@ -91,7 +91,9 @@ class Poller:
         the guards that hold back a suspicious snapshot (a sharp shrink, a changed plugin_id).
         """
         trigger, force = claim.trigger, claim.force
-        run_id = await state.start_run(self._engine, plugin.plugin_id, trigger, self._clock())
+        run_id = await state.start_run(
+            self._engine, plugin.plugin_id, trigger, self._clock(), claim.owner
+        )
         log = {"plugin_id": plugin.plugin_id, "run_id": run_id}
         logger.info("run started", extra={"action": "run_started", "trigger": trigger, **log})
         client = PluginClient(self._http, plugin, self._settings)

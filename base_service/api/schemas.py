@@ -115,6 +115,7 @@ class RunOut(BaseModel):
     run_id: int
     plugin_id: str
     trigger: str = Field(description="`schedule` or `manual`.")
+    replica: str | None = Field(default=None, description="The base replica that ran it.")
     started_at: datetime
     finished_at: datetime | None
     outcome: str = Field(description="`running`, `success`, `failed` or `abandoned`.")

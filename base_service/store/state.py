@@ -91,13 +91,16 @@ async def abandon_runs(
         return len(stale)
 
 
-async def start_run(engine: AsyncEngine, plugin_id: str, trigger: str, now: datetime) -> int:
+async def start_run(
+    engine: AsyncEngine, plugin_id: str, trigger: str, now: datetime, replica: str | None = None
+) -> int:
     """Create a run record in state 'running'; return its id."""
     async with engine.begin() as conn:
         result = await conn.execute(
             insert(runs).values(
                 plugin_id=plugin_id,
                 trigger=trigger,
+                replica=replica,
                 started_at=now,
                 outcome="running",
                 pages=0,

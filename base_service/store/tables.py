@@ -99,6 +99,7 @@ runs = Table(
     Column("run_id", Integer, primary_key=True, autoincrement=True),
     Column("plugin_id", String(64), nullable=False),
     Column("trigger", String(16), nullable=False),
+    Column("replica", String(200)),
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
     Column("outcome", String(16), nullable=False),

@@ -29,10 +29,8 @@ def service_env(**variables: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def service(
-    module: str, url: str, log: Path, **variables: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `python -m module` until its /healthz-like URL answers; SIGTERM it afterwards."""
+def spawned(module: str, log: Path, **variables: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `python -m module` with its output in `log`; SIGTERM it (then SIGKILL) afterwards."""
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", module],
@@ -42,18 +40,6 @@ def service(
             stderr=subprocess.STDOUT,
         )
     try:
-
-        def answers() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(
-                    f"{module} exited with {process.returncode}:\n{log.read_text()}"
-                )
-            try:
-                return httpx.get(url, timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until(answers, timeout=30, what=f"{module} to answer {url}")
         yield process
     finally:
         if process.poll() is None:
@@ -63,3 +49,29 @@ def service(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def wait_answering(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Wait until `url` answers 200; fail with the log if the process exits first."""
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"{process.args} exited with {process.returncode}:\n{log.read_text()}"
+            )
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(answers, timeout=30, what=f"{url} to answer")
+
+
+@contextlib.contextmanager
+def service(
+    module: str, url: str, log: Path, **variables: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `python -m module` until `url` answers; stop it afterwards."""
+    with spawned(module, log, **variables) as process:
+        wait_answering(process, url, log)
+        yield process

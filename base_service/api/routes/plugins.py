@@ -35,6 +35,7 @@ def to_run_out(row: RowMapping) -> RunOut:
         run_id=row["run_id"],
         plugin_id=row["plugin_id"],
         trigger=row["trigger"],
+        replica=row["replica"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         outcome=row["outcome"],

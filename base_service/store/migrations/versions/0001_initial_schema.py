@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("plugin_id", sa.String(length=64), nullable=False),
         sa.Column("trigger", sa.String(length=16), nullable=False),
+        sa.Column("replica", sa.String(length=200), nullable=True),
         sa.Column("started_at", sa.DateTime(), nullable=False),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
         sa.Column("outcome", sa.String(length=16), nullable=False),
