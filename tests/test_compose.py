@@ -59,8 +59,18 @@ def test_build_contexts_and_dockerfiles(name: str) -> None:
                 assert (context / source).exists(), f"{dockerfile}: COPY {source} is missing"
 
 
-def test_plugin_urls_name_compose_services() -> None:
-    entries = parse_plugin_urls(SERVICES["base"]["environment"]["PLUGIN_URLS"])
+@pytest.mark.parametrize("name", ["base", "base-replica"])
+def test_plugin_urls_name_compose_services(name: str) -> None:
+    entries = parse_plugin_urls(SERVICES[name]["environment"]["PLUGIN_URLS"])
     assert entries
     for entry in entries:
         assert urlsplit(entry.url).hostname in SERVICES
+
+
+def test_the_postgres_profile_points_replicas_at_its_database() -> None:
+    replica = SERVICES["base-replica"]
+    assert replica["profiles"] == SERVICES["postgres"]["profiles"] == ["postgres"]
+    url = replica["environment"]["DATABASE_URL"]
+    assert url.startswith("postgresql+asyncpg://") and "@postgres:5432/" in url
+    assert replica["deploy"]["replicas"] > 1
+    assert "profiles" not in SERVICES["base"]  # plain `docker compose up` keeps SQLite
