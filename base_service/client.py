@@ -54,23 +54,25 @@ def create_http_client(settings: Settings) -> httpx.AsyncClient:
             pool=settings.connect_timeout_seconds,
         ),
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        follow_redirects=True,
-        max_redirects=3,
+        # Redirects are followed in PluginClient, which checks each hop and never reads a
+        # redirect's body (httpx would read it whole, past any size cap).
+        follow_redirects=False,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        event_hooks={"response": [_refuse_foreign_redirect]},
     )
 
 
-async def _refuse_foreign_redirect(response: httpx.Response) -> None:
-    """Stop a redirect that leaves the plugin's host or downgrades https to http."""
-    if not response.has_redirect_location:
-        return
+_MAX_REDIRECTS = 3
+
+
+def _redirect_target(response: httpx.Response) -> httpx.URL:
+    """Where a redirect may be followed: the same host and port, never https to http."""
     source = response.request.url
     target = source.join(response.headers["Location"])
     if target.host != source.host or target.port != source.port:
         raise RedirectRefused(f"{source} redirected to another host: {target}")
     if source.scheme == "https" and target.scheme != "https":
         raise RedirectRefused(f"{source} redirected from https to {target.scheme}: {target}")
+    return target
 
 
 class _RetryAfterOrBackoff:
@@ -153,21 +155,24 @@ class PluginClient:
         return headers
 
     async def _get_once(self, path: str, params: Mapping[str, str | int] | None) -> bytes:
-        url = f"{self._plugin.url}{path}"
+        url = httpx.URL(f"{self._plugin.url}{path}", params=params)
         try:
-            async with self._http.stream(
-                "GET", url, params=params, headers=self._headers(), timeout=self._timeout
-            ) as response:
-                if response.status_code >= 300:
-                    body = await _read_capped(response, _MAX_PROBLEM_BYTES, truncate=True)
-                    raise _status_error(response, body)
-                return await _read_capped(response, self._settings.max_response_bytes)
+            for _ in range(_MAX_REDIRECTS + 1):
+                async with self._http.stream(
+                    "GET", url, headers=self._headers(), timeout=self._timeout
+                ) as response:
+                    if response.has_redirect_location:
+                        url = _redirect_target(response)
+                        continue  # leaving the block closes the response unread
+                    if response.status_code >= 300:
+                        body = await _read_capped(response, _MAX_PROBLEM_BYTES, truncate=True)
+                        raise _status_error(response, body)
+                    return await _read_capped(response, self._settings.max_response_bytes)
         except httpx.TimeoutException as exc:
             raise PluginTimeout(f"GET {path}: {type(exc).__name__} after waiting") from None
-        except httpx.TooManyRedirects:
-            raise RedirectRefused(f"GET {path}: too many redirects") from None
         except httpx.TransportError as exc:
             raise PluginUnreachable(f"GET {path}: {type(exc).__name__}: {exc}") from None
+        raise RedirectRefused(f"GET {path}: more than {_MAX_REDIRECTS} redirects")
 
 
 async def _read_capped(response: httpx.Response, cap: int, *, truncate: bool = False) -> bytes:
