@@ -119,16 +119,24 @@ class PluginClient:
 
     async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> bytes:
         """GET a path of the plugin, retrying transient failures; return the body."""
+        cap = self._settings.retry_after_cap_seconds
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._settings.retry_attempts),
-            wait=_RetryAfterOrBackoff(self._settings.retry_after_cap_seconds),
-            retry=retry_if_exception(_RetryWorthIt(self._settings.retry_after_cap_seconds)),
+            wait=_RetryAfterOrBackoff(cap),
+            retry=retry_if_exception(_RetryWorthIt(cap)),
             before_sleep=self._log_retry,
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._get_once(path, params)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._get_once(path, params)
+        except PluginError as exc:
+            if exc.transient and exc.retry_after is not None and exc.retry_after > cap:
+                # Asked to come back later than we wait in a run: the plugin is rate limiting
+                # us, whatever the status; the scheduler defers its next run.
+                exc.kind = "rate_limited"
+            raise
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     def _log_retry(self, state: RetryCallState) -> None:

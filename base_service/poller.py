@@ -231,6 +231,19 @@ class Poller:
                 now=now,
                 owner=claim.owner,
             )
+        if result.quarantined:
+            first_id, first_reason = progress.reasons[0] if progress.reasons else (None, "")
+            logger.warning(
+                "events quarantined",
+                extra={
+                    "action": "events_quarantined",
+                    "plugin_id": plugin.plugin_id,
+                    "run_id": run_id,
+                    "count": result.quarantined,
+                    "example_event_id": first_id,
+                    "example_reason": first_reason,
+                },
+            )
         logger.info(
             "run succeeded",
             extra={
@@ -265,7 +278,9 @@ class Poller:
             self._settings.failure_backoff_seconds,
             now,
         )
-        until = None if error.retry_after is None else now + timedelta(seconds=error.retry_after)
+        until = None
+        if error.retry_after is not None:  # capped first: a plugin may ask for centuries
+            until = now + timedelta(seconds=min(error.retry_after, MAX_DEFER.total_seconds()))
         next_run_at = self._deferred(retry, until, now)
         plugin_state = _STATE_AFTER.get(error.kind, "failing")
         result = state.RunResult(

@@ -7,8 +7,9 @@ A page whose envelope is wrong fails the run (`ContractViolation`); an event tha
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -97,9 +98,35 @@ def _semantic_problem(event: Event, venue_ids: frozenset[str]) -> str | None:
     """Return what is wrong with an event the schema alone cannot catch, or None."""
     if event.venue_id not in venue_ids:
         return f"venue_id {event.venue_id!r} is not one of the manifest's venues"
+    for name in ("start", "end", "updated_at"):
+        value = getattr(event, name)
+        if value is not None and not _storable(value):
+            return f"{name} is out of range once converted to UTC"
     if event.end is not None and event.end < event.start:
         return "end is before start"
+    if any("\x00" in text for text in _strings(event.model_dump(mode="json"))):
+        return "a text field contains a NUL character"
     return None
+
+
+def _storable(value: datetime) -> bool:
+    """Whether an aware datetime is still a datetime in UTC (years 1 to 9999)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _decode(body: bytes, what: str) -> Any:
