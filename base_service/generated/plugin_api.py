@@ -9,6 +9,25 @@ from typing import Annotated
 from pydantic import AnyUrl, AwareDatetime, BaseModel, Field, StringConstraints
 
 
+class ContractRange(BaseModel):
+    """
+    Optional: every contract version the plugin can speak, as an inclusive range of
+    `MAJOR.MINOR` versions. A base service picks the newest version it also speaks; without
+    a range, `contract_version` alone counts. A base service that speaks no version in the
+    range marks the plugin `incompatible` and says why.
+
+    """
+
+    min: Annotated[str, Field(examples=["1.0"], pattern="^[0-9]+\\.[0-9]+$")]
+    """
+    The oldest contract version the plugin speaks.
+    """
+    max: Annotated[str, Field(examples=["1.1"], pattern="^[0-9]+\\.[0-9]+$")]
+    """
+    The newest contract version the plugin speaks.
+    """
+
+
 class Venue(BaseModel):
     """
     A place where events happen.
@@ -71,6 +90,18 @@ class Health(BaseModel):
     """
     A human-readable explanation, shown to the operator.
     """
+
+
+class Mode(StrEnum):
+    """
+    `full`: the pages of this walk together are a full snapshot (events absent from it
+    are removed). `changes`: only for a walk started with a `sync_token`; the pages
+    hold only events added or changed since, and `removed_ids` those removed.
+
+    """
+
+    full = "full"
+    changes = "changes"
 
 
 class EventStatus(StrEnum):
@@ -270,12 +301,15 @@ class Manifest(BaseModel):
     """
     The largest `limit` the plugin honours on `GET /v1/events`.
     """
+    contract_versions: ContractRange | None = None
     capabilities: Annotated[
-        list[Annotated[str, StringConstraints(max_length=64)]], Field(examples=[[]])
+        list[Annotated[str, StringConstraints(max_length=64)]],
+        Field(examples=[["incremental_sync"]]),
     ] = []
     """
-    Optional features the plugin supports. Unknown values are ignored by the base
-    service. No capability is defined in contract 1.0.
+    Optional features the plugin supports; readers ignore values they do not know.
+    Defined: `incremental_sync` (the plugin honours `sync_token` on
+    `GET /v1/events`, see there).
 
     """
 
@@ -298,6 +332,29 @@ class EventsPage(BaseModel):
     ]
     """
     Pass this as `cursor` to get the next page; null on the last page.
+    """
+    mode: Annotated[Mode, Field(examples=["full"])] = Mode.full
+    """
+    `full`: the pages of this walk together are a full snapshot (events absent from it
+    are removed). `changes`: only for a walk started with a `sync_token`; the pages
+    hold only events added or changed since, and `removed_ids` those removed.
+
+    """
+    removed_ids: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=500)]],
+        Field(examples=[[]], max_length=10000),
+    ] = []
+    """
+    In `changes` mode, ids of events removed since the `sync_token`'s walk.
+    """
+    sync_token: Annotated[
+        str | None,
+        Field(examples=["c3luYzoyMDI3LTAxLTA4VDA2OjAwOjAwWg"], max_length=2000),
+    ] = None
+    """
+    Optional, on the last page, from plugins with `incremental_sync`: pass it as
+    `sync_token` to start the next walk.
+
     """
     next_poll_after: Annotated[
         AwareDatetime | None, Field(examples=["2027-01-09T06:00:00+00:00"])
