@@ -16,6 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -102,6 +103,15 @@ class _RetryWorthIt:
         return error.retry_after is None or error.retry_after <= self._cap
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A plugin's successful answer: its body (empty for 304) and the headers that matter."""
+
+    body: bytes
+    etag: str | None = None
+    not_modified: bool = False
+
+
 class PluginClient:
     """Calls one plugin's endpoints and returns raw bodies; validation is the caller's job."""
 
@@ -117,8 +127,13 @@ class PluginClient:
         )
         self.retries = 0
 
-    async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> bytes:
-        """GET a path of the plugin, retrying transient failures; return the body."""
+    async def get(
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        if_none_match: str | None = None,
+    ) -> Reply:
+        """GET a path of the plugin, retrying transient failures."""
         cap = self._settings.retry_after_cap_seconds
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._settings.retry_attempts),
@@ -130,7 +145,7 @@ class PluginClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._get_once(path, params)
+                    return await self._get_once(path, params, if_none_match)
         except PluginError as exc:
             if exc.transient and exc.retry_after is not None and exc.retry_after > cap:
                 # Asked to come back later than we wait in a run: the plugin is rate limiting
@@ -154,33 +169,45 @@ class PluginClient:
             },
         )
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, if_none_match: str | None) -> dict[str, str]:
         trace_id = secrets.token_hex(16)
         span_id = secrets.token_hex(8)
         headers = {"X-Request-ID": trace_id, "traceparent": f"00-{trace_id}-{span_id}-01"}
+        if if_none_match:
+            headers["If-None-Match"] = if_none_match
         if self._plugin.token is not None:
             headers["Authorization"] = f"Bearer {self._plugin.token.get_secret_value()}"
         return headers
 
-    async def _get_once(self, path: str, params: Mapping[str, str | int] | None) -> bytes:
+    async def _get_once(
+        self, path: str, params: Mapping[str, str | int] | None, if_none_match: str | None
+    ) -> Reply:
         url = httpx.URL(f"{self._plugin.url}{path}", params=params)
         try:
             for _ in range(_MAX_REDIRECTS + 1):
                 async with self._http.stream(
-                    "GET", url, headers=self._headers(), timeout=self._timeout
+                    "GET", url, headers=self._headers(if_none_match), timeout=self._timeout
                 ) as response:
                     if response.has_redirect_location:
                         url = _redirect_target(response)
                         continue  # leaving the block closes the response unread
+                    if response.status_code == 304 and if_none_match:
+                        return Reply(b"", etag=if_none_match, not_modified=True)
                     if response.status_code >= 300:
                         body = await _read_capped(response, _MAX_PROBLEM_BYTES, truncate=True)
                         raise _status_error(response, body)
-                    return await _read_capped(response, self._settings.max_response_bytes)
+                    body = await _read_capped(response, self._settings.max_response_bytes)
+                    return Reply(body, etag=_etag(response))
         except httpx.TimeoutException as exc:
             raise PluginTimeout(f"GET {path}: {type(exc).__name__} after waiting") from None
         except httpx.TransportError as exc:
             raise PluginUnreachable(f"GET {path}: {type(exc).__name__}: {exc}") from None
         raise RedirectRefused(f"GET {path}: more than {_MAX_REDIRECTS} redirects")
+
+
+def _etag(response: httpx.Response) -> str | None:
+    value = response.headers.get("ETag")
+    return value if value and len(value) <= 200 else None
 
 
 async def _read_capped(response: httpx.Response, cap: int, *, truncate: bool = False) -> bytes:

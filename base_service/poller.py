@@ -20,6 +20,7 @@ from base_service import schedule
 from base_service.client import PluginClient
 from base_service.config import PluginConfig, Settings
 from base_service.errors import (
+    ContractViolation,
     IdentityChanged,
     LeaseLost,
     PluginError,
@@ -34,6 +35,7 @@ from base_service.validation import Rejected, parse_manifest, parse_page
 
 logger = logging.getLogger(__name__)
 _KEPT_REASONS = 100  # quarantine reasons stored per run; the count covers all of them
+INCREMENTAL_SYNC = "incremental_sync"  # the manifest capability (contract 1.1)
 MAX_DEFER = timedelta(days=7)  # the furthest a plugin's hint may push its next run
 Clock = Callable[[], datetime]
 
@@ -63,6 +65,10 @@ class _Progress:
     quarantined: int = 0
     manifest: Manifest | None = None
     next_poll_after: datetime | None = None
+    mode: str = "full"
+    not_modified: bool = False  # the plugin answered 304 to our If-None-Match
+    etag: str | None = None
+    sync_token: str | None = None
     reasons: list[tuple[str | None, str]] = field(default_factory=list)
 
     def reject(self, rejected: list[Rejected], count: int | None = None) -> None:
@@ -102,7 +108,7 @@ class Poller:
         try:
             async with asyncio.timeout(self._settings.run_timeout_seconds):
                 await self._fetch(client, plugin, run_id, progress, known, force)
-                return await self._succeed(plugin, run_id, progress, claim)
+                return await self._succeed(plugin, run_id, progress, claim, known)
         except TimeoutError:
             error: PluginError = PluginTimeout(
                 f"run exceeded its deadline of {self._settings.run_timeout_seconds:g}s"
@@ -127,7 +133,7 @@ class Poller:
         known: dict[str, Any],
         force: bool,
     ) -> None:
-        manifest = parse_manifest(await client.get("/v1/manifest"))
+        manifest = parse_manifest((await client.get("/v1/manifest")).body)
         previous_id = (known.get("manifest") or {}).get("plugin_id")
         if previous_id and previous_id != manifest.plugin_id and not force:
             raise IdentityChanged(
@@ -135,15 +141,31 @@ class Poller:
                 "if this URL now serves another plugin on purpose, run it with force=true"
             )
         progress.manifest = manifest
+        incremental = INCREMENTAL_SYNC in manifest.capabilities
         venue_ids = frozenset(venue.id for venue in manifest.venues)
         limit = min(self._settings.page_size, manifest.max_page_size)
         cursor: str | None = None
         seen_cursors: set[str] = set()
         while True:
             params: dict[str, str | int] = {"limit": limit}
+            first = cursor is None
             if cursor is not None:
                 params["cursor"] = cursor
-            page = parse_page(await client.get("/v1/events", params), venue_ids)
+            elif incremental and known.get("sync_token"):
+                params["sync_token"] = known["sync_token"]
+            reply = await client.get(
+                "/v1/events", params, if_none_match=known.get("etag") if first else None
+            )
+            if reply.not_modified:
+                progress.not_modified = True
+                return
+            page = parse_page(reply.body, venue_ids)
+            if first:
+                progress.mode, progress.etag = page.mode, reply.etag
+                if page.mode == "changes" and "sync_token" not in params:
+                    raise ContractViolation("a change set answered a walk without a sync_token")
+            elif page.mode != progress.mode:
+                raise ContractViolation(f"page {progress.pages + 1} changed mode mid-walk")
             progress.pages += 1
             progress.fetched += len(page.events) + len(page.rejected)
             progress.reject(page.rejected)
@@ -152,9 +174,11 @@ class Poller:
                     f"more than MAX_EVENTS_PER_RUN={self._settings.max_events_per_run} events"
                 )
             await ingest.stage_events(self._engine, run_id, plugin.plugin_id, page.events)
+            await ingest.stage_removals(self._engine, run_id, page.removed_ids)
             cursor = page.next_cursor
             if cursor is None:
                 progress.next_poll_after = page.next_poll_after
+                progress.sync_token = page.sync_token if incremental else None
                 break
             if cursor in seen_cursors:
                 raise RunLimitExceeded(f"cursor repeated after {progress.pages} pages")
@@ -184,7 +208,12 @@ class Poller:
         return max(when, min(until, now + MAX_DEFER))
 
     async def _succeed(
-        self, plugin: PluginConfig, run_id: int, progress: _Progress, claim: Claim
+        self,
+        plugin: PluginConfig,
+        run_id: int,
+        progress: _Progress,
+        claim: Claim,
+        known: dict[str, Any],
     ) -> RunReport:
         assert progress.manifest is not None
         now = self._clock()
@@ -199,14 +228,20 @@ class Poller:
             )
         )
         async with self._engine.begin() as conn:
-            counts = await ingest.apply_run(
-                conn,
-                run_id=run_id,
-                plugin_id=plugin.plugin_id,
-                manifest=progress.manifest,
-                now=now,
-                shrink_guard=guard,
-            )
+            if progress.not_modified:  # nothing changed since the last run: keep it all
+                counts = ingest.ApplyCounts(0, 0, 0, [], 0)
+                resume = state.Resume(known.get("sync_token"), known.get("etag"))
+            else:
+                counts = await ingest.apply_run(
+                    conn,
+                    run_id=run_id,
+                    plugin_id=plugin.plugin_id,
+                    manifest=progress.manifest,
+                    now=now,
+                    full_snapshot=progress.mode == "full",
+                    shrink_guard=guard,
+                )
+                resume = state.Resume(progress.sync_token, progress.etag)
             duplicates = [Rejected(eid, "duplicate id within the run") for eid in counts.duplicates]
             progress.reject(duplicates, count=counts.duplicate_count)
             result = state.RunResult(
@@ -230,6 +265,7 @@ class Poller:
                 manifest=manifest,
                 now=now,
                 owner=claim.owner,
+                resume=resume,
             )
         if result.quarantined:
             first_id, first_reason = progress.reasons[0] if progress.reasons else (None, "")

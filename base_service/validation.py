@@ -18,6 +18,7 @@ from base_service.errors import ContractViolation, IncompatibleContract
 from base_service.generated.plugin_api import Event, EventsPage, Health, Manifest
 
 SUPPORTED_MAJOR = 1
+_ENVELOPE = frozenset(EventsPage.model_fields) - {"events"}
 _MAX_REASON = 500
 
 
@@ -37,6 +38,9 @@ class Page:
     rejected: list[Rejected] = field(default_factory=list)
     next_cursor: str | None = None
     next_poll_after: datetime | None = None
+    mode: str = "full"
+    removed_ids: list[str] = field(default_factory=list)
+    sync_token: str | None = None
 
 
 def parse_manifest(body: bytes) -> Manifest:
@@ -45,13 +49,18 @@ def parse_manifest(body: bytes) -> Manifest:
         manifest = Manifest.model_validate_json(body)
     except ValidationError as exc:
         raise ContractViolation(f"manifest does not match the contract: {_summary(exc)}") from None
-    major = int(manifest.contract_version.split(".", 1)[0])
-    if major != SUPPORTED_MAJOR:
+    spoken = manifest.contract_versions
+    low, high = (spoken.min, spoken.max) if spoken else (manifest.contract_version,) * 2
+    if not _major(low) <= SUPPORTED_MAJOR <= _major(high):
+        offered = low if low == high else f"{low} to {high}"
         raise IncompatibleContract(
-            f"plugin speaks contract {manifest.contract_version}; "
-            f"this base service speaks {SUPPORTED_MAJOR}.x"
+            f"plugin speaks contract {offered}; this base service speaks {SUPPORTED_MAJOR}.x"
         )
     return manifest
+
+
+def _major(version: str) -> int:
+    return int(version.split(".", 1)[0])
 
 
 def parse_health(body: bytes) -> Health:
@@ -71,15 +80,17 @@ def parse_page(body: bytes, venue_ids: frozenset[str]) -> Page:
         raise ContractViolation("events page has no 'next_cursor' (null on the last page)")
     try:
         envelope = EventsPage.model_validate(
-            {
-                "events": [],
-                "next_cursor": document["next_cursor"],
-                "next_poll_after": document.get("next_poll_after"),
-            }
+            {**{k: v for k, v in document.items() if k in _ENVELOPE}, "events": []}
         )
     except ValidationError as exc:
         raise ContractViolation(f"events page: {_summary(exc)}") from None
-    page = Page(next_cursor=envelope.next_cursor, next_poll_after=envelope.next_poll_after)
+    page = Page(
+        next_cursor=envelope.next_cursor,
+        next_poll_after=envelope.next_poll_after,
+        mode=envelope.mode.value,
+        removed_ids=list(envelope.removed_ids),
+        sync_token=envelope.sync_token,
+    )
     for raw in document["events"]:
         try:
             event = Event.model_validate(raw)

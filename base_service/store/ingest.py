@@ -20,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from base_service.errors import SnapshotShrunk
 from base_service.generated.plugin_api import Event, Manifest, Venue
 from base_service.store.sql import insert_for
-from base_service.store.tables import EVENT_CONTENT_COLUMNS, events, staged_events, venues
+from base_service.store.tables import (
+    EVENT_CONTENT_COLUMNS,
+    events,
+    staged_events,
+    staged_removals,
+    venues,
+)
 
 _VENUE_BATCH = 500  # rows per INSERT, well under SQLite's bound-parameter limit
 
@@ -89,10 +95,26 @@ async def stage_events(
         await conn.execute(insert(staged_events), rows)
 
 
+async def stage_removals(engine: AsyncEngine, run_id: int, event_ids: Sequence[str]) -> None:
+    """Stage the ids a change set says were removed."""
+    if event_ids:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(staged_removals),
+                [{"run_id": run_id, "event_id": event_id} for event_id in event_ids],
+            )
+
+
+async def delete_staging(conn: AsyncConnection, run_ids: Sequence[int]) -> None:
+    """Delete everything these runs staged, in the caller's transaction."""
+    await conn.execute(delete(staged_events).where(staged_events.c.run_id.in_(run_ids)))
+    await conn.execute(delete(staged_removals).where(staged_removals.c.run_id.in_(run_ids)))
+
+
 async def discard_run(engine: AsyncEngine, run_id: int) -> None:
     """Delete what a run staged; stored events are untouched."""
     async with engine.begin() as conn:
-        await conn.execute(delete(staged_events).where(staged_events.c.run_id == run_id))
+        await delete_staging(conn, [run_id])
 
 
 async def apply_run(
@@ -108,9 +130,10 @@ async def apply_run(
     """Apply a run's staged events to the stored ones, inside the caller's transaction.
 
     Upserts by (plugin, event id); the first of several staged rows with one id wins and the
-    others are reported as duplicates; with a full snapshot, stored events the run did not see
-    are marked removed. Finally the staging rows are deleted. Raises SnapshotShrunk, changing
-    nothing, when the removals would pass the shrink guard.
+    others are reported as duplicates. With a full snapshot, stored events the run did not see
+    are marked removed; with a change set (`full_snapshot=False`), those it staged as removed.
+    Finally the staging rows are deleted. Raises SnapshotShrunk, changing nothing, when the
+    removals would pass the shrink guard.
     """
     staged = staged_events.c
     firsts = (
@@ -166,25 +189,25 @@ async def apply_run(
         .all()
     )
 
-    removed = 0
     if full_snapshot:
         seen = select(staged.event_id).where(staged.run_id == run_id)
         if shrink_guard is not None:
             await _check_shrink(conn, plugin_id, seen, shrink_guard)
-        result = await conn.execute(
-            update(events)
-            .where(
-                stored.plugin_id == plugin_id,
-                stored.removed_at.is_(None),
-                stored.event_id.not_in(seen),
-            )
-            .values(removed_at=now, changed_at=now)
+        gone = stored.event_id.not_in(seen)
+    else:  # a change set: only what it names as removed goes
+        gone = stored.event_id.in_(
+            select(staged_removals.c.event_id).where(staged_removals.c.run_id == run_id)
         )
-        removed = result.rowcount
+    result = await conn.execute(
+        update(events)
+        .where(stored.plugin_id == plugin_id, stored.removed_at.is_(None), gone)
+        .values(removed_at=now, changed_at=now)
+    )
+    removed = result.rowcount
 
     await conn.execute(_upsert(conn, unique, run_id=run_id, now=now))
     await _store_venues(conn, plugin_id, manifest, now)
-    await conn.execute(delete(staged_events).where(staged.run_id == run_id))
+    await delete_staging(conn, [run_id])
     return ApplyCounts(
         inserted=unique_total - existing,
         updated=changed,

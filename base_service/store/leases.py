@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from base_service.store.tables import plugins, runs, staged_events
+from base_service.store.ingest import delete_staging
+from base_service.store.tables import plugins, runs
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ async def claim(
                     error="the replica running it stopped; nothing was applied",
                 )
             )
-            await conn.execute(delete(staged_events).where(staged_events.c.run_id.in_(dead)))
+            await delete_staging(conn, dead)
     return Claim(plugin_id, owner, "manual" if requested else "schedule", bool(force))
 
 

@@ -7,13 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from base_service.errors import LeaseLost
+from base_service.store.ingest import delete_staging
 from base_service.store.sql import insert_for
-from base_service.store.tables import plugins, quarantine, runs, staged_events
+from base_service.store.tables import plugins, quarantine, runs
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What a successful run leaves for the next: the plugin's sync token and ETag."""
+
+    sync_token: str | None = None
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,7 @@ async def abandon_runs(
                     error="the base service stopped during this run; nothing was applied",
                 )
             )
-            await conn.execute(delete(staged_events).where(staged_events.c.run_id.in_(stale)))
+            await delete_staging(conn, stale)
         return len(stale)
 
 
@@ -129,6 +138,7 @@ async def finish_run(
     manifest: dict[str, Any] | None,
     now: datetime,
     owner: str,
+    resume: Resume | None = None,
 ) -> None:
     """Close a run record, update the plugin's state and release its lease, in the caller's
     transaction; raise LeaseLost (rolling it back) if `owner` no longer holds the lease."""
@@ -173,6 +183,9 @@ async def finish_run(
         values["last_success_at"] = now
     if manifest is not None:
         values["manifest"] = manifest
+    if resume is not None:
+        values["sync_token"] = resume.sync_token
+        values["etag"] = resume.etag
     await conn.execute(update(plugins).where(plugins.c.plugin_id == plugin_id).values(**values))
 
 

@@ -85,6 +85,9 @@ plugins = Table(
     Column("last_success_at", UTCDateTime),
     Column("manifest", JSON),
     Column("updated_at", UTCDateTime, nullable=False),
+    # What the last successful run left for the next one (contract 1.1, both optional).
+    Column("sync_token", Text),
+    Column("etag", String(200)),
     # A run-now request waiting to be claimed, and whether it may pass the snapshot guards.
     Column("run_requested", Boolean, nullable=False, default=False),
     Column("force_requested", Boolean, nullable=False, default=False),
@@ -133,6 +136,15 @@ staged_events = Table(
     Column("event_id", String(500), nullable=False),
     *_event_content_columns(),
     Index(None, "run_id", "event_id"),
+)
+
+staged_removals = Table(
+    "staged_removals",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False),
+    Column("event_id", String(500), nullable=False),
+    Index(None, "run_id"),
 )
 
 events = Table(

@@ -64,3 +64,26 @@ def test_bad_events_are_rejected_with_reasons_and_good_ones_kept() -> None:
 def test_unknown_event_fields_are_ignored() -> None:
     page = parse_page(_page([make_event(0) | {"future_field": [1, 2]}]), VENUES)
     assert [event.id for event in page.events] == ["ev-0"]
+
+
+def test_a_range_without_1x_is_incompatible_and_says_why() -> None:
+    document = FakePlugin().manifest() | {
+        "contract_version": "2.1",
+        "contract_versions": {"min": "2.0", "max": "3.1"},
+    }
+    with pytest.raises(IncompatibleContract, match=r"speaks contract 2\.0 to 3\.1; .* 1\.x"):
+        parse_manifest(json.dumps(document).encode())
+
+
+def test_change_sets_carry_removals_and_tokens() -> None:
+    body = json.dumps(
+        {
+            "events": [make_event(0)],
+            "next_cursor": None,
+            "mode": "changes",
+            "removed_ids": ["ev-7"],
+            "sync_token": "t2",
+        }
+    ).encode()
+    page = parse_page(body, VENUES)
+    assert (page.mode, page.removed_ids, page.sync_token) == ("changes", ["ev-7"], "t2")

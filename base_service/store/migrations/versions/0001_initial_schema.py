@@ -18,6 +18,15 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "staged_removals",
+        sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.String(length=500), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_staged_removals")),
+    )
+    with op.batch_alter_table("staged_removals", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_staged_removals_run_id"), ["run_id"], unique=False)
+    op.create_table(
         "events",
         sa.Column("plugin_id", sa.String(length=64), nullable=False),
         sa.Column("event_id", sa.String(length=500), nullable=False),
@@ -68,6 +77,8 @@ def upgrade() -> None:
         sa.Column("last_success_at", sa.DateTime(), nullable=True),
         sa.Column("manifest", sa.JSON(), nullable=True),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("sync_token", sa.Text(), nullable=True),
+        sa.Column("etag", sa.String(length=200), nullable=True),
         sa.Column("run_requested", sa.Boolean(), nullable=False),
         sa.Column("force_requested", sa.Boolean(), nullable=False),
         sa.Column("lease_owner", sa.String(length=200), nullable=True),
@@ -161,6 +172,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("staged_removals", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_staged_removals_run_id"))
+    op.drop_table("staged_removals")
     with op.batch_alter_table("quarantine", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_quarantine_run_id"))
 
