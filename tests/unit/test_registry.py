@@ -55,7 +55,9 @@ def test_settings_reject_bad_plugin_urls_naming_the_variable() -> None:
 
 
 def test_overrides_must_name_registered_plugins() -> None:
-    with pytest.raises(ValidationError, match="plugin_overrides[^$]*names plugins not in PLUGIN_URLS: b"):
+    with pytest.raises(
+        ValidationError, match=r"plugin_overrides[^$]*names plugins not in PLUGIN_URLS: b"
+    ):
         Settings(plugin_urls="a=http://x", plugin_overrides={"b": {"interval_seconds": 60}})
 
 
