@@ -12,7 +12,7 @@ from importlib import metadata
 from typing import Annotated
 
 import httpx
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import FastAPI, Header, Query, Request, Response
 
 from example_plugin_service.catalog import Catalog, FeedUnavailableError, UnknownVenueError
 from example_plugin_service.config import Settings
@@ -127,23 +127,28 @@ def create_app(settings: Settings) -> FastAPI:
         """Report whether the feeds can be read."""
         return await runtime.require_catalog().health()
 
-    @app.get("/v1/events")
+    @app.get("/v1/events", response_model=EventsPage)
     async def list_events(
+        response: Response,
+        if_none_match: Annotated[str | None, Header(max_length=200)] = None,
         venue_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
         start_from: Annotated[str | None, Query(alias="from")] = None,
         until: Annotated[str | None, Query(alias="to")] = None,
         cursor: Annotated[str | None, Query(min_length=1, max_length=2000)] = None,
         limit: Annotated[int, Query(ge=1)] = DEFAULT_PAGE_SIZE,
-    ) -> EventsPage:
+    ) -> EventsPage | Response:
         """One page of events; follow next_cursor until it is null for a full snapshot."""
         catalog = runtime.require_catalog()
+        begin = parse_instant("from", start_from) if start_from else None
+        end = parse_instant("to", until) if until else None
         try:
+            if cursor is None:  # the first page tags the whole walk (contract 1.1 ETag)
+                tag = await catalog.etag(venue_id, begin, end)
+                if if_none_match == tag:
+                    return Response(status_code=HTTPStatus.NOT_MODIFIED, headers={"ETag": tag})
+                response.headers["ETag"] = tag
             return await catalog.page(
-                venue_id=venue_id,
-                start_from=parse_instant("from", start_from) if start_from else None,
-                until=parse_instant("to", until) if until else None,
-                cursor=cursor,
-                limit=limit,
+                venue_id=venue_id, start_from=begin, until=end, cursor=cursor, limit=limit
             )
         except CursorError as error:
             raise ProblemError(HTTPStatus.BAD_REQUEST, str(error)) from error

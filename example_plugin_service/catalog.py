@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from bisect import bisect_right
@@ -161,6 +162,18 @@ class Catalog:
         chosen = chosen[:limit]
         next_cursor = encode_cursor(chosen[-1].key) if more else None
         return EventsPage(events=[entry.event for entry in chosen], next_cursor=next_cursor)
+
+    async def etag(
+        self, venue_id: str | None, start_from: datetime | None, until: datetime | None
+    ) -> str:
+        """A tag of everything a walk with these filters returns: same content, same tag."""
+        if venue_id is not None and venue_id not in self._states:
+            raise UnknownVenueError(venue_id)
+        entries, _ = await self._snapshot(venue_id)
+        digest = hashlib.sha256(f"{venue_id}|{start_from}|{until}".encode())
+        for entry in entries:
+            digest.update(entry.event.model_dump_json().encode())
+        return f'"{digest.hexdigest()[:32]}"'
 
     async def _snapshot(self, venue_id: str | None) -> tuple[list[_Entry], list[SortKey]]:
         """The complete, sorted events of one venue or of all; never a partial snapshot."""

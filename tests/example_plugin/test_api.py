@@ -390,3 +390,17 @@ def walk_from(client: httpx.Client, cursor: str) -> list[Event]:
         events.extend(current.events)
         next_cursor = current.next_cursor
     return events
+
+
+def test_an_unchanged_walk_answers_304_to_its_etag(venues_file: Path) -> None:
+    with serve_app(create_app(settings_for(venues_file))) as url, httpx.Client(base_url=url) as c:
+        first = c.get("/v1/events", params={"limit": 2})
+        tag = first.headers["ETag"]
+        assert first.status_code == 200 and tag.startswith('"')
+        again = c.get("/v1/events", params={"limit": 2}, headers={"If-None-Match": tag})
+        assert again.status_code == 304 and again.content == b""
+        other = c.get(
+            "/v1/events", params={"limit": 2, "venue_id": "alpha"}, headers={"If-None-Match": tag}
+        )
+        assert other.status_code == 200  # another query, another tag
+        assert c.get("/v1/events", params={"limit": 2}).headers["ETag"] == tag
