@@ -13,7 +13,7 @@ from base_service import __version__
 from base_service.api.deps import Services
 from base_service.api.openapi_doc import install_openapi
 from base_service.api.problems import install_problem_handlers
-from base_service.api.routes import events, health, plugins, venues
+from base_service.api.routes import events, health, ics, plugins, status_page, venues
 from base_service.client import create_http_client
 from base_service.config import Settings
 from base_service.poller import Poller
@@ -70,7 +70,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (events, venues, plugins, health):
+    for module in (events, ics, venues, plugins, health, status_page):
         app.include_router(module.router)
     install_openapi(app)
     return app

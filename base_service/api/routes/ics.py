@@ -1,0 +1,7 @@
+"""iCalendar feeds of events."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["feeds"])
