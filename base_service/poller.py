@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from base_service.errors import (
     TooManyInvalidEvents,
 )
 from base_service.generated.plugin_api import Manifest
+from base_service.metrics import Metrics
 from base_service.store import ingest, state
 from base_service.store.leases import Claim
 from base_service.validation import Rejected, parse_manifest, parse_page
@@ -38,6 +40,7 @@ _KEPT_REASONS = 100  # quarantine reasons stored per run; the count covers all o
 INCREMENTAL_SYNC = "incremental_sync"  # the manifest capability (contract 1.1)
 MAX_DEFER = timedelta(days=7)  # the furthest a plugin's hint may push its next run
 Clock = Callable[[], datetime]
+_COUNTED = ("fetched", "inserted", "updated", "removed", "quarantined")
 
 # The plugin state a failure leaves behind; anything not listed is "failing".
 _STATE_AFTER = {
@@ -82,14 +85,40 @@ class Poller:
     """Runs plugins: one `run` call is one complete run of one plugin."""
 
     def __init__(
-        self, engine: AsyncEngine, http: httpx.AsyncClient, settings: Settings, clock: Clock
+        self,
+        engine: AsyncEngine,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        clock: Clock,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
         self._http = http
         self._settings = settings
         self._clock = clock
+        self._metrics = metrics
 
     async def run(self, plugin: PluginConfig, claim: Claim) -> RunReport:
+        """Run a plugin once, holding its lease, record the outcome, and count it in metrics.
+
+        See `_run` for what can be raised.
+        """
+        client = PluginClient(self._http, plugin, self._settings)
+        started = time.perf_counter()
+        report = await self._run(plugin, claim, client)
+        if self._metrics is not None:
+            result = report.result
+            counts = {name: getattr(result, name) for name in _COUNTED}
+            self._metrics.run_finished(
+                plugin.plugin_id,
+                report.outcome,
+                time.perf_counter() - started,
+                client.retries,
+                counts,
+            )
+        return report
+
+    async def _run(self, plugin: PluginConfig, claim: Claim, client: PluginClient) -> RunReport:
         """Run a plugin once, holding its lease, and record the outcome.
 
         Never raises for plugin faults; raises LeaseLost if another replica took the plugin
@@ -102,7 +131,6 @@ class Poller:
         )
         log = {"plugin_id": plugin.plugin_id, "run_id": run_id}
         logger.info("run started", extra={"action": "run_started", "trigger": trigger, **log})
-        client = PluginClient(self._http, plugin, self._settings)
         known = await state.plugin_row(self._engine, plugin.plugin_id)
         progress = _Progress()
         try:

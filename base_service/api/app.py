@@ -11,11 +11,13 @@ from fastapi import FastAPI
 
 from base_service import __version__
 from base_service.api.deps import Services
+from base_service.api.middleware import RequestContext
 from base_service.api.openapi_doc import install_openapi
 from base_service.api.problems import install_problem_handlers
-from base_service.api.routes import events, health, ics, plugins, status_page, venues
+from base_service.api.routes import events, health, ics, metrics_route, plugins, status_page, venues
 from base_service.client import create_http_client
 from base_service.config import Settings
+from base_service.metrics import Metrics
 from base_service.poller import Poller
 from base_service.scheduler import Scheduler
 from base_service.store.database import create_engine, lock_sqlite_file, migrate
@@ -31,6 +33,8 @@ def utc_now() -> datetime:
 def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     """Build the app; its lifespan opens the database, the HTTP client and the scheduler."""
 
+    metrics = Metrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sqlite_lock = lock_sqlite_file(settings.database_url)
@@ -39,14 +43,16 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         http = create_http_client(settings)
         scheduler = Scheduler(
             settings.plugins(),
-            Poller(engine, http, settings, clock),
+            Poller(engine, http, settings, clock, metrics),
             engine,
             settings,
             clock,
             alone=sqlite_lock is not None,
         )
         await scheduler.start()
-        app.state.services = Services(settings=settings, engine=engine, scheduler=scheduler)
+        app.state.services = Services(
+            settings=settings, engine=engine, scheduler=scheduler, metrics=metrics
+        )
         logger.info(
             "base service started",
             extra={"action": "started", "plugins": len(settings.plugin_urls)},
@@ -69,8 +75,9 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         summary="Upcoming events of many venues, gathered from plugin services.",
         lifespan=lifespan,
     )
+    app.add_middleware(RequestContext, metrics=metrics)
     install_problem_handlers(app)
-    for module in (events, ics, venues, plugins, health, status_page):
+    for module in (events, ics, venues, plugins, health, metrics_route, status_page):
         app.include_router(module.router)
     install_openapi(app)
     return app

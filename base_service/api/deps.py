@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service.api.problems import ProblemError
 from base_service.config import Settings
+from base_service.metrics import Metrics
 from base_service.scheduler import Scheduler
 
 
@@ -22,6 +23,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     scheduler: Scheduler
+    metrics: Metrics
 
 
 def get_services(request: Request) -> Services:
