@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,15 @@ class RunReport:
     plugin_state: str
     next_run_at: datetime
     result: state.RunResult
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a run would change now, computed and then rolled back."""
+
+    counts: state.RunResult
+    quarantine: list[tuple[str | None, str]]
+    not_modified: bool = False
 
 
 @dataclass
@@ -117,6 +127,71 @@ class Poller:
                 counts,
             )
         return report
+
+    async def dry_run(self, plugin: PluginConfig) -> DryRun:
+        """Fetch and validate like a run, and apply in a transaction that is rolled back.
+
+        Needs no lease and changes nothing: staging goes under a negative run id no real run
+        uses, and is deleted at the end. A sync token is not sent (the plugin might advance
+        it); an ETag is, so an unchanged source answers "nothing would change".
+        """
+        run_id = -1 - secrets.randbelow(2**31)
+        client = PluginClient(self._http, plugin, self._settings)
+        known = {**await state.plugin_row(self._engine, plugin.plugin_id), "sync_token": None}
+        progress = _Progress()
+        try:
+            async with asyncio.timeout(self._settings.run_timeout_seconds):
+                await self._fetch(client, plugin, run_id, progress, known, force=False)
+                counts = ingest.ApplyCounts(0, 0, 0, [], 0)
+                if not progress.not_modified:
+                    counts = await self._apply_and_roll_back(plugin, run_id, progress)
+        except TimeoutError:
+            error: PluginError | None = PluginTimeout("dry run exceeded the run deadline")
+        except PluginError as exc:
+            error = exc
+        else:
+            error = None
+        finally:
+            await ingest.discard_run(self._engine, run_id)
+        if error is None:
+            progress.reject(
+                [Rejected(eid, "duplicate id within the run") for eid in counts.duplicates],
+                count=counts.duplicate_count,
+            )
+        result = state.RunResult(
+            outcome="dry_run" if error is None else "failed",
+            pages=progress.pages,
+            fetched=progress.fetched,
+            inserted=0 if error else counts.inserted,
+            updated=0 if error else counts.updated,
+            removed=0 if error else counts.removed,
+            quarantined=progress.quarantined,
+            error_kind=error.kind if error else None,
+            error=str(error) if error else None,
+        )
+        return DryRun(result, progress.reasons, progress.not_modified)
+
+    async def _apply_and_roll_back(
+        self, plugin: PluginConfig, run_id: int, progress: _Progress
+    ) -> ingest.ApplyCounts:
+        assert progress.manifest is not None
+        guard = ingest.ShrinkGuard(
+            self._settings.shrink_guard_ratio, self._settings.shrink_guard_min_events
+        )
+        async with self._engine.connect() as conn:
+            transaction = await conn.begin()
+            try:
+                return await ingest.apply_run(
+                    conn,
+                    run_id=run_id,
+                    plugin_id=plugin.plugin_id,
+                    manifest=progress.manifest,
+                    now=self._clock(),
+                    full_snapshot=progress.mode == "full",
+                    shrink_guard=guard,
+                )
+            finally:
+                await transaction.rollback()
 
     async def _run(self, plugin: PluginConfig, claim: Claim, client: PluginClient) -> RunReport:
         """Run a plugin once, holding its lease, and record the outcome.

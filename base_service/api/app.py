@@ -41,17 +41,13 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         engine = create_engine(settings.database_url)
         await migrate(engine)
         http = create_http_client(settings)
+        poller = Poller(engine, http, settings, clock, metrics)
         scheduler = Scheduler(
-            settings.plugins(),
-            Poller(engine, http, settings, clock, metrics),
-            engine,
-            settings,
-            clock,
-            alone=sqlite_lock is not None,
+            settings.plugins(), poller, engine, settings, clock, alone=sqlite_lock is not None
         )
         await scheduler.start()
         app.state.services = Services(
-            settings=settings, engine=engine, scheduler=scheduler, metrics=metrics
+            settings=settings, engine=engine, scheduler=scheduler, poller=poller, metrics=metrics
         )
         logger.info(
             "base service started",

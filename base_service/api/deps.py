@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from base_service.api.problems import ProblemError
 from base_service.config import Settings
 from base_service.metrics import Metrics
+from base_service.poller import Poller
 from base_service.scheduler import Scheduler
 
 
@@ -23,6 +24,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     scheduler: Scheduler
+    poller: Poller
     metrics: Metrics
 
 

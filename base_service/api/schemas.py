@@ -180,3 +180,17 @@ class Health(BaseModel):
 
     status: str = Field(examples=["ok"])
     detail: str | None = None
+
+
+class DryRunOut(BaseModel):
+    """What a run would change now; nothing was applied."""
+
+    plugin_id: str
+    outcome: str = Field(description="`dry_run` when the run would succeed, else `failed`.")
+    not_modified: bool = Field(description="The plugin answered 304: nothing would change.")
+    counts: RunCounts = Field(
+        description="What the run would fetch, insert, update, remove and quarantine."
+    )
+    quarantine: list[QuarantinedRecord]
+    error_kind: str | None = None
+    error: str | None = None

@@ -232,3 +232,28 @@ def test_never_two_runs_of_one_plugin_at_once(
         runs = client.get("/v1/plugins/fake/runs").json()["items"]
     assert view["state"] == "ok"
     assert [run["trigger"] for run in runs] == ["manual", "schedule"]
+
+
+def test_a_dry_run_shows_the_diff_and_applies_nothing(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str
+) -> None:
+    plugin, url = fake_plugin
+    plugin.events = [make_event(n) for n in range(4)]
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with running_base(base_settings(sqlite_url, f"fake={url}")) as client:
+        first = wait_for_run(client, "fake")
+        before = all_events(client)
+        plugin.events = [make_event(0), make_event(1, title="New"), make_event(7, venue="x")]
+        plugin.events.append(make_event(8))
+        preview = client.post("/v1/plugins/fake/dry-run", headers=auth)
+        assert client.post("/v1/plugins/fake/dry-run").status_code == 401
+        after = all_events(client)
+        view = plugin_view(client, "fake")
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert body["outcome"] == "dry_run"
+    counts = body["counts"]
+    assert (counts["inserted"], counts["updated"], counts["removed"]) == (1, 1, 2)
+    assert counts["quarantined"] == 1 and body["quarantine"][0]["event_id"] == "ev-7"
+    assert after == before
+    assert view["last_run"]["run_id"] == first["last_run"]["run_id"]  # not a run

@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 from base_service.api.deps import AdminDep, ServicesDep
 from base_service.api.problems import ProblemError
 from base_service.api.schemas import (
+    DryRunOut,
     ManifestSummary,
     PluginList,
     PluginOut,
@@ -163,3 +164,21 @@ async def run_now(
     """Start a run of the plugin now (needs the admin token); 409 if one is in progress."""
     await services.scheduler.request_run(plugin_id, force)
     return RunAccepted(plugin_id=plugin_id)
+
+
+@router.post("/v1/plugins/{plugin_id}/dry-run", summary="Preview a run")
+async def dry_run(services: ServicesDep, _admin: AdminDep, plugin_id: str) -> DryRunOut:
+    """Fetch and validate now, and say what a run would change, without applying anything."""
+    _known(services, plugin_id)
+    plugin = next(p for p in services.settings.plugins() if p.plugin_id == plugin_id)
+    preview = await services.poller.dry_run(plugin)
+    result = preview.counts
+    return DryRunOut(
+        plugin_id=plugin_id,
+        outcome=result.outcome,
+        not_modified=preview.not_modified,
+        counts=RunCounts(**{name: getattr(result, name) for name in RunCounts.model_fields}),
+        quarantine=[QuarantinedRecord(event_id=eid, reason=why) for eid, why in preview.quarantine],
+        error_kind=result.error_kind,
+        error=result.error,
+    )
