@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     shrink_guard_ratio: float = Field(default=0.5, ge=0, le=1)
     shrink_guard_min_events: int = Field(default=20, ge=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    stale_after_intervals: float = Field(default=3.0, gt=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

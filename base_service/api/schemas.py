@@ -65,6 +65,10 @@ class EventOut(BaseModel):
     removed_at: datetime | None = Field(
         default=None, description="When it vanished from its plugin; set only with include_removed."
     )
+    stale: bool = Field(
+        default=False,
+        description="Its plugin has failed for longer than STALE_AFTER_INTERVALS intervals.",
+    )
 
 
 class EventPage(BaseModel):
@@ -83,6 +87,10 @@ class VenueOut(BaseModel):
     timezone: str = Field(examples=["Europe/Lisbon"])
     address: str | None = None
     url: str | None = None
+    last_success_at: datetime | None = Field(
+        default=None, description="When its plugin last ran successfully."
+    )
+    stale: bool = Field(default=False, description="Its plugin's data is stale.")
 
 
 class VenueList(BaseModel):
@@ -160,6 +168,10 @@ class PluginOut(BaseModel):
     next_run_at: datetime | None = None
     consecutive_failures: int = 0
     last_error: str | None = None
+    stale: bool = Field(
+        default=False,
+        description="Failing for longer than STALE_AFTER_INTERVALS intervals since last success.",
+    )
 
 
 class PluginList(BaseModel):

@@ -105,3 +105,29 @@ def test_tokens_never_appear_in_logs_errors_or_the_api(
     for text in [caplog.text, *answers]:
         assert secret not in text
         assert ADMIN_TOKEN not in text
+
+
+def test_data_turns_stale_after_failing_for_several_intervals(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str
+) -> None:
+    plugin, url = fake_plugin
+    plugin.events = [make_event(0)]
+    settings = base_settings(
+        sqlite_url, f"fake={url}", plugin_overrides={"fake": {"interval_seconds": 60}},
+        stale_after_intervals=2,
+    )
+    with running_base(settings) as client:
+        wait_for_run(client, "fake")
+        plugin.faults["/v1/manifest"] = fail_times(99, 500)
+        run_now(client, "fake")
+        fresh = client.get("/v1/events").json()["items"][0]["stale"]
+        # The last success was three intervals ago, as far as the store knows.
+        long_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=3)
+        with sqlite3.connect(_db_path(sqlite_url)) as conn:
+            conn.execute("UPDATE plugins SET last_success_at = ?", (long_ago.isoformat(" "),))
+        event = client.get("/v1/events").json()["items"][0]
+        venue = client.get("/v1/venues").json()["items"][0]
+        view = plugin_view(client, "fake")
+    assert fresh is False
+    assert event["stale"] and venue["stale"] and view["stale"]
+    assert venue["last_success_at"].startswith(long_ago.isoformat()[:16])

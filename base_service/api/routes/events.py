@@ -13,6 +13,7 @@ from sqlalchemy.engine import RowMapping
 
 from base_service.api.cursors import decode_cursor, encode_cursor
 from base_service.api.deps import ServicesDep
+from base_service.api.freshness import load_freshness
 from base_service.api.problems import ProblemError
 from base_service.api.schemas import EventOut, EventPage, EventStatus
 from base_service.store import reads
@@ -105,7 +106,7 @@ def _zone(name: str | None) -> ZoneInfo | None:
         return None
 
 
-def to_event_out(row: RowMapping) -> EventOut:
+def to_event_out(row: RowMapping, stale: bool = False) -> EventOut:
     """A stored event row as the public model, times shown in the event's own zone."""
     zone = _zone(row["timezone"])
     fields: dict[str, Any] = {
@@ -133,6 +134,7 @@ def to_event_out(row: RowMapping) -> EventOut:
         "removed_at",
     ):
         fields[name] = row[name]
+    fields["stale"] = stale
     return EventOut.model_validate(fields)
 
 
@@ -142,8 +144,10 @@ async def event_page(
     """Run a filtered, keyset-paginated listing."""
     after = decode_cursor(cursor) if cursor else None
     rows, last = await reads.list_events(services.engine, filters, limit=limit, after=after)
+    fresh = await load_freshness(services.engine, services.settings, datetime.now(UTC))
+    stale_ids = {plugin_id: f.stale for plugin_id, f in fresh.items()}
     return EventPage(
-        items=[to_event_out(row) for row in rows],
+        items=[to_event_out(row, stale_ids.get(row["plugin_id"], False)) for row in rows],
         next_cursor=encode_cursor(last) if last else None,
     )
 

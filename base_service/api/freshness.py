@@ -1,0 +1,52 @@
+"""How fresh each plugin's data is: when it last succeeded, and whether it is stale.
+
+Data is stale when its plugin has been failing for longer than STALE_AFTER_INTERVALS of its
+intervals since its last success. A plugin that never succeeded has no data to be stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from base_service.config import Settings
+from base_service.schedule import effective_interval
+from base_service.store import state
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """A plugin's last success and whether its data counts as stale."""
+
+    last_success_at: datetime | None
+    stale: bool
+
+
+async def load_freshness(
+    engine: AsyncEngine, settings: Settings, now: datetime
+) -> dict[str, Freshness]:
+    """The freshness of every plugin with stored state, read from the store."""
+    return freshness(await state.plugin_rows(engine), settings, now)
+
+
+def freshness(
+    rows: Mapping[str, RowMapping], settings: Settings, now: datetime
+) -> dict[str, Freshness]:
+    """The freshness of every plugin in `rows` (stored plugin state, by id)."""
+    overrides = {plugin.plugin_id: plugin.interval_override for plugin in settings.plugins()}
+    result = {}
+    for plugin_id, row in rows.items():
+        success: datetime | None = row["last_success_at"]
+        interval = effective_interval(
+            overrides.get(plugin_id),
+            (row["manifest"] or {}).get("refresh_interval_seconds"),
+            settings.default_interval_seconds,
+        )
+        limit = timedelta(seconds=interval * settings.stale_after_intervals)
+        stale = success is not None and row["consecutive_failures"] > 0 and now - success > limit
+        result[plugin_id] = Freshness(success, stale)
+    return result
