@@ -1,0 +1,53 @@
+"""The `marquee` command line against a real base service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from base_service.api.openapi_doc import render_openapi_yaml
+from base_service.cli import app
+from tests.support.base import ADMIN_TOKEN, base_settings, running_base, wait_for_run
+from tests.support.fake_plugin import FakePlugin, fail_times, make_event
+
+runner = CliRunner()
+
+
+def test_plugins_run_and_dry_run(fake_plugin: tuple[FakePlugin, str], sqlite_url: str) -> None:
+    plugin, url = fake_plugin
+    plugin.events = [make_event(n) for n in range(3)]
+    with running_base(base_settings(sqlite_url, f"fake={url}")) as client:
+        wait_for_run(client, "fake")
+        base = str(client.base_url)
+        listing = runner.invoke(app, ["plugins", "--url", base])
+        plugin.events.append(make_event(5))
+        preview = runner.invoke(
+            app, ["run", "fake", "--dry-run", "--url", base, "--token", ADMIN_TOKEN]
+        )
+        ran = runner.invoke(app, ["run", "fake", "--url", base], env={"ADMIN_TOKEN": ADMIN_TOKEN})
+        plugin.faults["/v1/manifest"] = fail_times(9, 500)
+        failed = runner.invoke(app, ["run", "fake", "--url", base, "--token", ADMIN_TOKEN])
+        refused = runner.invoke(app, ["run", "fake", "--url", base], env={"ADMIN_TOKEN": ""})
+    assert listing.exit_code == 0, listing.output
+    assert "fake" in listing.output and "ok" in listing.output
+    assert preview.exit_code == 0, preview.output
+    assert "would insert 1" in preview.output
+    assert ran.exit_code == 0, ran.output
+    assert "success: fetched 4, insert 1, update 0, remove 0" in ran.output
+    assert failed.exit_code == 1 and "http_error" in failed.output
+    assert refused.exit_code == 1 and "error 401" in refused.output
+
+
+def test_export_openapi_matches_the_published_document(tmp_path: Path) -> None:
+    out = tmp_path / "api.yaml"
+    result = runner.invoke(app, ["export-openapi", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == render_openapi_yaml()
+
+
+def test_help_reads_well() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "plugins", "run", "check-plugin", "export-openapi"):
+        assert command in result.output
