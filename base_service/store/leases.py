@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from base_service.store.ingest import delete_staging
+from base_service.store import state
 from base_service.store.tables import plugins, runs
 
 
@@ -63,29 +63,7 @@ async def claim(
         ).one()
         # Holding the lease, any run of this plugin still marked running belongs to a
         # replica that died: record it as abandoned and drop what it staged.
-        dead = (
-            (
-                await conn.execute(
-                    select(runs.c.run_id).where(
-                        runs.c.plugin_id == plugin_id, runs.c.outcome == "running"
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if dead:
-            await conn.execute(
-                update(runs)
-                .where(runs.c.run_id.in_(dead))
-                .values(
-                    outcome="abandoned",
-                    finished_at=now,
-                    error_kind="interrupted",
-                    error="the replica running it stopped; nothing was applied",
-                )
-            )
-            await delete_staging(conn, dead)
+        await state.abandon_running(conn, now, runs.c.plugin_id == plugin_id)
     return Claim(plugin_id, owner, "manual" if requested else "schedule", bool(force))
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -80,24 +80,33 @@ async def abandon_runs(
     engine: AsyncEngine, now: datetime, run_ids: Sequence[int] | None = None
 ) -> int:
     """Mark runs still 'running' (these, or all of them) abandoned and drop their staging."""
-    query = select(runs.c.run_id).where(runs.c.outcome == "running")
-    if run_ids is not None:
-        query = query.where(runs.c.run_id.in_(run_ids))
+    condition = runs.c.run_id.in_(run_ids) if run_ids is not None else None
     async with engine.begin() as conn:
-        stale = (await conn.execute(query)).scalars().all()
-        if stale:
-            await conn.execute(
-                update(runs)
-                .where(runs.c.run_id.in_(stale))
-                .values(
-                    outcome="abandoned",
-                    finished_at=now,
-                    error_kind="interrupted",
-                    error="the base service stopped during this run; nothing was applied",
-                )
+        return await abandon_running(conn, now, condition)
+
+
+async def abandon_running(
+    conn: AsyncConnection, now: datetime, condition: ColumnElement[bool] | None = None
+) -> int:
+    """In the caller's transaction: mark runs still 'running' (those matching `condition`)
+    abandoned, and drop what they staged. Nothing of them was applied."""
+    query = select(runs.c.run_id).where(runs.c.outcome == "running")
+    if condition is not None:
+        query = query.where(condition)
+    stale = (await conn.execute(query)).scalars().all()
+    if stale:
+        await conn.execute(
+            update(runs)
+            .where(runs.c.run_id.in_(stale))
+            .values(
+                outcome="abandoned",
+                finished_at=now,
+                error_kind="interrupted",
+                error="the process running it stopped; nothing was applied",
             )
-            await delete_staging(conn, stale)
-        return len(stale)
+        )
+        await delete_staging(conn, stale)
+    return len(stale)
 
 
 async def start_run(
