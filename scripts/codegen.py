@@ -23,6 +23,7 @@ BASE_SPEC = ROOT / "openapi" / "base-api.yaml"
 MODEL_TARGETS = [
     ROOT / "base_service" / "generated" / "plugin_api.py",
     ROOT / "example_plugin_service" / "generated" / "plugin_api.py",
+    ROOT / "exec_bridge" / "generated" / "plugin_api.py",
 ]
 HEADER = (
     "# GENERATED from openapi/plugin-api.yaml by datamodel-code-generator.\n"

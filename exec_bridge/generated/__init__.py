@@ -1,0 +1,1 @@
+"""Code generated from openapi/plugin-api.yaml; see scripts/codegen.py."""
