@@ -46,7 +46,12 @@ lock: ## Re-resolve uv.lock after changing pyproject.toml
 	@$(UV) lock
 
 STUB_DIR ?= my_plugin
+# The templates make `create_app(your_object)` (your code stays outside generated/), problem+json
+# errors, 400 for bad parameters and the optional token; stub_prepare.py clears what the last
+# run wrote and refuses to touch generated/ if it holds anything else.
 stub: ## Generate a FastAPI plugin server stub from the contract into STUB_DIR/generated
-	@$(UV) tool run --from fastapi-code-generator==0.8.1 fastapi-codegen \
-	  --input openapi/plugin-api.yaml --output $(STUB_DIR)/generated
+	@$(PYTHON) scripts/stub_prepare.py $(STUB_DIR)/generated
+	@PYTHONWARNINGS=ignore::FutureWarning $(UV) tool run --from fastapi-code-generator==0.8.1 \
+	  fastapi-codegen --input openapi/plugin-api.yaml --output $(STUB_DIR)/generated \
+	  --template-dir $(CURDIR)/scripts/stub_templates --disable-timestamp
 	@echo "stub written to $(STUB_DIR)/generated (regenerating rewrites only that folder)"

@@ -9,7 +9,8 @@ nothing failed, 1 when something did, 2 for bad arguments.
 
 Modules: `probe` (HTTP to the plugin), `walk` (following `next_cursor`), `context` (what the
 checks share), `documents`, `paging`, `filters`, `problems`, `auth`, `optional` (the checks),
-`fuzz` (schemathesis), `runner` (order and outcome), `report` (text and JSON), `cli`.
+`fuzz` (schemathesis), `runner` (their order, and PASS/FAIL/SKIP), `report` (text and JSON),
+`spec` (where the contract document is), `cli` (arguments and exit status).
 
 **Where the contract file comes from.** The checks validate with the models generated from
 `openapi/plugin-api.yaml` (`base_service.generated.plugin_api`, through

@@ -52,7 +52,8 @@ class Exchange:
     @property
     def media_type(self) -> str:
         """The Content-Type without its parameters, lower case."""
-        return self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        value: str = self.headers.get("Content-Type", "")
+        return value.split(";", 1)[0].strip().lower()
 
     def json(self) -> Any:
         """The body parsed as JSON; ValueError if it is not JSON."""
@@ -86,7 +87,7 @@ class Probe:
         path: str,
         params: Mapping[str, str | int] | None = None,
         *,
-        token: str | None | Literal[_Configured.TOKEN] = CONFIGURED,
+        token: str | Literal[_Configured.TOKEN] | None = CONFIGURED,
         headers: Mapping[str, str] | None = None,
         note: str = "",
     ) -> Exchange:

@@ -44,7 +44,9 @@ class PageRead:
     @property
     def ids(self) -> list[str]:
         """The string ids of the page's events, in order (events without one are left out)."""
-        return [e["id"] for e in self.raw_events if isinstance(e, dict) and isinstance(e.get("id"), str)]
+        return [
+            e["id"] for e in self.raw_events if isinstance(e, dict) and isinstance(e.get("id"), str)
+        ]
 
 
 @dataclass
@@ -133,16 +135,23 @@ def _read(exchange: Exchange) -> PageRead:
             f"answered {exchange.status} instead of a page: {exchange.excerpt()}",
             exchange,
         )
-    # Venue membership is a check of its own (event_venues): validate everything else here.
     try:
         document = exchange.json()
-        venues = frozenset(
-            e.get("venue_id") for e in document.get("events", []) if isinstance(e, dict)
-        )
-        page = parse_page(exchange.body, frozenset(v for v in venues if isinstance(v, str)))
-    except (ValueError, AttributeError, TypeError, ContractViolation) as exc:
-        message = str(exc) if isinstance(exc, ContractViolation) else "not a JSON object"
-        raise WalkStopped("contract", message, exchange) from None
+    except ValueError:
+        document = None
+    events = document.get("events") if isinstance(document, dict) else None
+    # Venue membership is a check of its own (event_venues): validate everything else here.
+    venues = frozenset(
+        e["venue_id"]
+        for e in (events if isinstance(events, list) else [])
+        if isinstance(e, dict) and isinstance(e.get("venue_id"), str)
+    )
+    try:
+        page = parse_page(exchange.body, venues)
+    except ContractViolation as exc:
+        raise WalkStopped("contract", str(exc), exchange) from None
+    if not isinstance(document, dict):  # parse_page accepted it, so this does not happen
+        raise WalkStopped("contract", "the page is not a JSON object", exchange)
     return PageRead(exchange, document, page)
 
 
