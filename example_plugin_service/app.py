@@ -117,7 +117,9 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.plugin_token is not None:
         _require_token(app, settings.plugin_token.get_secret_value())
 
-    @app.get("/v1/manifest")
+    # Optional fields the plugin does not use are left out, not sent as null (the contract
+    # does not allow null for them).
+    @app.get("/v1/manifest", response_model_exclude_none=True)
     async def get_manifest() -> Manifest:
         """Describe the plugin and its venues; answered without reading any feed."""
         return manifest

@@ -32,15 +32,6 @@ def test_the_example_plugin_passes_every_check(token: str | None) -> None:
         assert {statuses(report)[name] for name in TOKEN_CHECKS} == {"SKIP"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the example plugin serves `contract_versions: null` in its manifest, which the "
-        "contract's schema does not allow (ContractRange is an object, not nullable); "
-        "answering /v1/manifest with response_model_exclude_unset=True fixes it, and then "
-        "this test passes and the marker must go"
-    ),
-)
 def test_the_example_plugin_survives_fuzzing() -> None:
     with serve_app(create_app(Settings(plugin_token=None))) as url:
         status, report = run_kit(url, "--max-examples", "10")
