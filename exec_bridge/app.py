@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -74,6 +75,8 @@ def create_app(settings: Settings) -> FastAPI:
         argv=settings.argv,
         timeout_seconds=settings.exec_timeout_seconds,
         max_output_bytes=settings.exec_max_output_bytes,
+        # The script has no use for the token that guards the bridge: it is not passed on.
+        env={k: v for k, v in os.environ.items() if k.upper() != "PLUGIN_TOKEN"},
     )
     results = Results(command, settings.cache_seconds)
 

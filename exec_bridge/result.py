@@ -114,11 +114,11 @@ class Results:
                 await asyncio.wait_for(asyncio.shield(self._inflight), HEALTH_WAIT_SECONDS)
             except TimeoutError:
                 pass
-        good, name = self.good, self._command.name
+        good = self.good
         if good is None:
             if self.error is None:
-                return _health(Status.down, f"the first run of {name} is not over yet")
-            return _health(Status.down, f"no run of {name} has succeeded; last error: {self.error}")
+                return _health(Status.down, f"the first run of {self._command.name} is not over")
+            return _health(Status.down, f"no run has succeeded yet; last error: {self.error}")
         at = good.finished_at.isoformat(timespec="seconds")
         served = f"{len(good.everything.events)} events from the run at {at}"
         if good.dropped:

@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 MAX_STDERR_LINES_LOGGED = 1000
 MAX_STDERR_LINE_CHARS = 2000
 STDERR_TAIL_LINES = 10
-# After SIGKILL the leader is normally reaped at once; it is not waited for longer than this.
+# After SIGKILL the leader is reaped and stderr closes at once, unless a process that left the
+# group holds stderr open; that is not waited for longer than this.
 REAP_SECONDS = 5.0
 
 
@@ -40,6 +41,8 @@ class Command:
     argv: list[str]
     timeout_seconds: float
     max_output_bytes: int
+    env: dict[str, str] | None = None
+    """The command's environment; None inherits the service's."""
 
     @property
     def name(self) -> str:
@@ -98,6 +101,7 @@ class _Run(asyncio.SubprocessProtocol):
         self.over_cap = False
         self.stderr = _StderrLog(command.name)
         self.exited = loop.create_future()
+        self.stderr_closed = loop.create_future()
         self.finished = loop.create_future()  # exited with stdout closed, or over the cap
         self._stdout_closed = False
         self._pid: int | None = None
@@ -127,6 +131,7 @@ class _Run(asyncio.SubprocessProtocol):
                 self._finish()
         elif fd == 2:
             self.stderr.flush()
+            self.stderr_closed.set_result(None)
 
     def process_exited(self) -> None:
         self.exited.set_result(None)
@@ -149,6 +154,7 @@ async def run(command: Command) -> bytes:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            env=command.env,
             start_new_session=True,
         )
     except OSError as error:
@@ -158,9 +164,10 @@ async def run(command: Command) -> bytes:
     except TimeoutError:
         raise RunError(f"{name}: timed out after {command.timeout_seconds:g} s; killed") from None
     finally:
-        # Reached on success, failure, timeout and cancellation alike.
+        # Reached on success, failure, timeout and cancellation alike. Once the group is dead,
+        # the leader is reaped and stderr's last lines arrive at once.
         _kill_group(transport.get_pid())
-        await asyncio.wait([protocol.exited], timeout=REAP_SECONDS)
+        await asyncio.wait([protocol.exited, protocol.stderr_closed], timeout=REAP_SECONDS)
         transport.close()
         protocol.stderr.flush()
     if protocol.over_cap:

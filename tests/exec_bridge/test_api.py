@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,14 @@ import pytest
 from exec_bridge.app import create_app
 from exec_bridge.config import Settings
 from exec_bridge.generated.plugin_api import EventsPage, Health, Manifest, Problem, Status
-from tests.exec_bridge.sources import VENUES, ScriptedSource, event, sample_events
+from tests.exec_bridge.sources import (
+    VENUES,
+    ScriptedSource,
+    event,
+    manifest,
+    sample_events,
+    write_script,
+)
 from tests.support.servers import serve_app
 
 PROBLEM_JSON = "application/problem+json"
@@ -253,3 +261,29 @@ def test_health_is_ok_after_a_good_run(source: ScriptedSource) -> None:
         health = Health.model_validate(client.get("/v1/health").json())
     assert health.status == Status.ok
     assert "23 events" in (health.detail or "")
+
+
+def test_the_command_inherits_the_environment_but_not_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLUGIN_TOKEN", TOKEN)
+    monkeypatch.setenv("TICKETS_API_KEY", "the-script-needs-this")
+    output = {"manifest": manifest(), "events": [event("env", "2031-01-01T10:00:00Z")]}
+    argv = write_script(
+        tmp_path,
+        f"""
+        import json, os
+        output = {output!r}
+        output["events"][0]["title"] = (
+            os.environ.get("TICKETS_API_KEY", "-") + " " + os.environ.get("PLUGIN_TOKEN", "-")
+        )
+        print(json.dumps(output))
+        """,
+    )
+    settings = Settings(exec_command=shlex.join(argv), plugin_token=TOKEN)
+    with (
+        serve_app(create_app(settings)) as url,
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client,
+    ):
+        (only,) = client.get("/v1/events").json()["events"]
+    assert only["title"] == "the-script-needs-this -"

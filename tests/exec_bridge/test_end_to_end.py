@@ -24,7 +24,7 @@ def wait_answering(process: subprocess.Popen[bytes], url: str, log: Path) -> Non
 
     def answers() -> bool:
         if process.poll() is not None:
-            raise AssertionError(f"{process.args} exited {process.returncode}:\n{log.read_text()}")
+            raise AssertionError(f"{url}: exited {process.returncode}:\n{log.read_text()}")
         try:
             return httpx.get(url, timeout=1).status_code == 200
         except httpx.TransportError:

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,7 +195,7 @@ async def test_invalid_events_are_dropped_logged_and_counted(
 ) -> None:
     good = sample_events(3)
     start = good[0]["start"]
-    bad = [
+    bad: list[Any] = [
         {"id": "no-title", "venue_id": VENUES[0], "start": start},
         event("naive", "2030-01-01T20:00:00"),
         event("elsewhere", start, venue_id="unknown-venue"),
