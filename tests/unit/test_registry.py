@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -71,3 +72,25 @@ def test_overrides_apply_per_plugin() -> None:
     assert a.token is not None and a.token.get_secret_value() == "t"
     assert (b.interval_override, b.read_timeout, b.token) == (None, 30.0, None)
     assert "'t'" not in repr(a)  # tokens never show in reprs or logs
+
+
+def test_tokens_can_come_from_secret_files(tmp_path: Path) -> None:
+    secret = tmp_path / "ics-token"
+    secret.write_text("from-a-file\n")
+    settings = Settings(
+        plugin_urls="ics=http://x", plugin_overrides={"ics": {"token_file": str(secret)}}
+    )
+    (plugin,) = settings.plugins()
+    assert plugin.token is not None and plugin.token.get_secret_value() == "from-a-file"
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"token_file": "/nonexistent/token"}, "token_file /nonexistent/token"),
+        ({"token": "t", "token_file": "x"}, "either token or token_file"),
+    ],
+)
+def test_bad_token_files_are_named(override: dict[str, str], named: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(named)):
+        Settings(plugin_urls="ics=http://x", plugin_overrides={"ics": override})
