@@ -113,7 +113,9 @@ def test_data_turns_stale_after_failing_for_several_intervals(
     plugin, url = fake_plugin
     plugin.events = [make_event(0)]
     settings = base_settings(
-        sqlite_url, f"fake={url}", plugin_overrides={"fake": {"interval_seconds": 60}},
+        sqlite_url,
+        f"fake={url}",
+        plugin_overrides={"fake": {"interval_seconds": 60}},
         stale_after_intervals=2,
     )
     with running_base(settings) as client:
