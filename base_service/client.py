@@ -115,7 +115,15 @@ class Reply:
 class PluginClient:
     """Calls one plugin's endpoints and returns raw bodies; validation is the caller's job."""
 
-    def __init__(self, http: httpx.AsyncClient, plugin: PluginConfig, settings: Settings) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        plugin: PluginConfig,
+        settings: Settings,
+        trace_id: str | None = None,
+    ) -> None:
+        """`trace_id`: the W3C trace every call of this run belongs to (new if not given)."""
+        self.trace_id = trace_id or secrets.token_hex(16)
         self._http = http
         self._plugin = plugin
         self._settings = settings
@@ -170,9 +178,11 @@ class PluginClient:
         )
 
     def _headers(self, if_none_match: str | None) -> dict[str, str]:
-        trace_id = secrets.token_hex(16)
         span_id = secrets.token_hex(8)
-        headers = {"X-Request-ID": trace_id, "traceparent": f"00-{trace_id}-{span_id}-01"}
+        headers = {
+            "X-Request-ID": self.trace_id,
+            "traceparent": f"00-{self.trace_id}-{span_id}-01",
+        }
         if if_none_match:
             headers["If-None-Match"] = if_none_match
         if self._plugin.token is not None:

@@ -113,7 +113,7 @@ class Poller:
 
         See `_run` for what can be raised.
         """
-        client = PluginClient(self._http, plugin, self._settings)
+        client = PluginClient(self._http, plugin, self._settings, claim.trace_id)
         started = time.perf_counter()
         report = await self._run(plugin, claim, client)
         if self._metrics is not None:
@@ -205,7 +205,10 @@ class Poller:
             self._engine, plugin.plugin_id, trigger, self._clock(), claim.owner
         )
         log = {"plugin_id": plugin.plugin_id, "run_id": run_id}
-        logger.info("run started", extra={"action": "run_started", "trigger": trigger, **log})
+        logger.info(
+            "run started",
+            extra={"action": "run_started", "trigger": trigger, "trace_id": client.trace_id, **log},
+        )
         known = await state.plugin_row(self._engine, plugin.plugin_id)
         progress = _Progress()
         try:

@@ -85,7 +85,9 @@ class Scheduler:
         )
         self._loop_task = asyncio.create_task(self._loop(), name="scheduler")
 
-    async def request_run(self, plugin_id: str, force: bool = False) -> None:
+    async def request_run(
+        self, plugin_id: str, force: bool = False, trace_id: str | None = None
+    ) -> None:
         """Ask for a run now (any replica may take it); raise if unknown or already running.
 
         `force` lets the run through the snapshot guards (see `Poller.run`).
@@ -93,7 +95,7 @@ class Scheduler:
         if plugin_id not in self._plugins:
             raise UnknownPlugin(plugin_id)
         if plugin_id in self._running or not await leases.request_run(
-            self._engine, plugin_id, self._clock(), force
+            self._engine, plugin_id, self._clock(), force, trace_id
         ):
             raise RunInProgress(plugin_id)
         self._wake.set()

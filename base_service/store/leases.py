@@ -32,6 +32,7 @@ class Claim:
     owner: str
     trigger: str
     force: bool
+    trace_id: str | None = None
 
 
 def _free_or_expired(now: datetime) -> ColumnElement[bool]:
@@ -54,17 +55,19 @@ async def claim(
         )
         if result.rowcount != 1:
             return None
-        requested, force = (
+        requested, force, trace_id = (
             await conn.execute(
-                select(plugins.c.run_requested, plugins.c.force_requested).where(
-                    plugins.c.plugin_id == plugin_id
-                )
+                select(
+                    plugins.c.run_requested,
+                    plugins.c.force_requested,
+                    plugins.c.requested_trace_id,
+                ).where(plugins.c.plugin_id == plugin_id)
             )
         ).one()
         # Holding the lease, any run of this plugin still marked running belongs to a
         # replica that died: record it as abandoned and drop what it staged.
         await state.abandon_running(conn, now, runs.c.plugin_id == plugin_id)
-    return Claim(plugin_id, owner, "manual" if requested else "schedule", bool(force))
+    return Claim(plugin_id, owner, "manual" if requested else "schedule", bool(force), trace_id)
 
 
 async def renew(engine: AsyncEngine, plugin_id: str, owner: str, now: datetime, ttl: float) -> bool:
@@ -84,13 +87,23 @@ async def release_all(engine: AsyncEngine) -> None:
         await conn.execute(update(plugins).values(lease_owner=None, lease_expires_at=None))
 
 
-async def request_run(engine: AsyncEngine, plugin_id: str, now: datetime, force: bool) -> bool:
-    """Ask for a run of the plugin as soon as a replica can; False if one is in progress."""
+async def request_run(
+    engine: AsyncEngine, plugin_id: str, now: datetime, force: bool, trace_id: str | None = None
+) -> bool:
+    """Ask for a run of the plugin as soon as a replica can; False if one is in progress.
+
+    `trace_id` (the asking request's W3C trace) is carried into the run's calls to the plugin.
+    """
     async with engine.begin() as conn:
         result = await conn.execute(
             update(plugins)
             .where(plugins.c.plugin_id == plugin_id, _free_or_expired(now))
-            .values(run_requested=True, force_requested=force, next_run_at=now)
+            .values(
+                run_requested=True,
+                force_requested=force,
+                requested_trace_id=trace_id,
+                next_run_at=now,
+            )
         )
     return result.rowcount == 1
 

@@ -154,7 +154,13 @@ async def finish_run(
     released = await conn.execute(
         update(plugins)
         .where(plugins.c.plugin_id == plugin_id, plugins.c.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None, run_requested=False, force_requested=False)
+        .values(
+            lease_owner=None,
+            lease_expires_at=None,
+            run_requested=False,
+            force_requested=False,
+            requested_trace_id=None,
+        )
     )
     if released.rowcount != 1:
         raise LeaseLost(f"lease on {plugin_id} was lost before the run could be recorded")

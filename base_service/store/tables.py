@@ -91,6 +91,7 @@ plugins = Table(
     # A run-now request waiting to be claimed, and whether it may pass the snapshot guards.
     Column("run_requested", Boolean, nullable=False, default=False),
     Column("force_requested", Boolean, nullable=False, default=False),
+    Column("requested_trace_id", String(32)),  # the trace of the API call that asked
     # The lease: which replica runs this plugin now, until when (see store/leases.py).
     Column("lease_owner", String(200)),
     Column("lease_expires_at", UTCDateTime),

@@ -257,3 +257,30 @@ def test_a_dry_run_shows_the_diff_and_applies_nothing(
     assert counts["quarantined"] == 1 and body["quarantine"][0]["event_id"] == "ev-7"
     assert after == before
     assert view["last_run"]["run_id"] == first["last_run"]["run_id"]  # not a run
+
+
+def test_run_now_carries_the_callers_trace_to_the_plugin(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str
+) -> None:
+    plugin, url = fake_plugin
+    plugin.events = [make_event(0)]
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with running_base(base_settings(sqlite_url, f"fake={url}")) as client:
+        first = wait_for_run(client, "fake")
+        calls_before = len(plugin.requests)
+        response = client.post(
+            "/v1/plugins/fake/runs",
+            headers={
+                "Authorization": f"Bearer {ADMIN_TOKEN}",
+                "traceparent": f"00-{trace}-00f067aa0ba902b7-01",
+            },
+        )
+        assert response.status_code == 202
+        wait_for_run(client, "fake", first["last_run"]["run_id"])
+    run_calls = plugin.requests[calls_before:]
+    assert run_calls
+    for _, _, headers in run_calls:
+        assert headers["traceparent"].startswith(f"00-{trace}-")
+        assert headers["x-request-id"] == trace
+    spans = {headers["traceparent"].split("-")[2] for _, _, headers in run_calls}
+    assert len(spans) == len(run_calls)  # a new span per call

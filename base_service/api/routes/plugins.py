@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.engine import RowMapping
 
 from base_service.api.deps import AdminDep, ServicesDep
@@ -23,6 +23,7 @@ from base_service.api.schemas import (
     RunList,
     RunOut,
 )
+from base_service.api.tracing import trace_id_of
 from base_service.errors import UnknownPlugin
 from base_service.store import leases, state
 
@@ -153,6 +154,7 @@ async def get_run(
     summary="Run a plugin now",
 )
 async def run_now(
+    request: Request,
     services: ServicesDep,
     _admin: AdminDep,
     plugin_id: str,
@@ -165,7 +167,7 @@ async def run_now(
     ] = False,
 ) -> RunAccepted:
     """Start a run of the plugin now (needs the admin token); 409 if one is in progress."""
-    await services.scheduler.request_run(plugin_id, force)
+    await services.scheduler.request_run(plugin_id, force, trace_id_of(request))
     return RunAccepted(plugin_id=plugin_id)
 
 

@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("etag", sa.String(length=200), nullable=True),
         sa.Column("run_requested", sa.Boolean(), nullable=False),
         sa.Column("force_requested", sa.Boolean(), nullable=False),
+        sa.Column("requested_trace_id", sa.String(length=32), nullable=True),
         sa.Column("lease_owner", sa.String(length=200), nullable=True),
         sa.Column("lease_expires_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("plugin_id", name=op.f("pk_plugins")),
