@@ -280,7 +280,7 @@ class Manifest(BaseModel):
     The plugin's own version, free-form (semantic versioning is customary).
     """
     contract_version: Annotated[
-        str, Field(examples=["1.0"], pattern="^[0-9]+\\.[0-9]+$")
+        str, Field(examples=["1.1"], pattern="^[0-9]+\\.[0-9]+$")
     ]
     """
     The revision of this contract the plugin implements, `MAJOR.MINOR`.

@@ -85,7 +85,7 @@ export interface components {
          *       "plugin_id": "ics-feeds",
          *       "name": "iCalendar feeds",
          *       "version": "1.4.2",
-         *       "contract_version": "1.0",
+         *       "contract_version": "1.1",
          *       "venues": [
          *         {
          *           "id": "harbour-hall",
@@ -120,7 +120,7 @@ export interface components {
             version: string;
             /**
              * @description The revision of this contract the plugin implements, `MAJOR.MINOR`.
-             * @example 1.0
+             * @example 1.1
              */
             contract_version: string;
             /** @description The venues whose events the plugin reports. Event `venue_id`s refer to these. */
