@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check codegen codegen-check lint format typecheck pytest lock stub
+.PHONY: help install run test check codegen codegen-check lint format typecheck pytest lock stub compose-smoke
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,3 +55,6 @@ stub: ## Generate a FastAPI plugin server stub from the contract into STUB_DIR/g
 	  fastapi-codegen --input openapi/plugin-api.yaml --output $(STUB_DIR)/generated \
 	  --template-dir $(CURDIR)/scripts/stub_templates --disable-timestamp
 	@echo "stub written to $(STUB_DIR)/generated (regenerating rewrites only that folder)"
+
+compose-smoke: ## Build the images, run compose.yaml (plus a second plugin), check it over :8080
+	@bash scripts/compose-smoke
