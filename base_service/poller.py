@@ -82,6 +82,7 @@ class _Progress:
     not_modified: bool = False  # the plugin answered 304 to our If-None-Match
     etag: str | None = None
     sync_token: str | None = None
+    longest_event: float = 0.0  # seconds, over the events this run fetched
     reasons: list[tuple[str | None, str]] = field(default_factory=list)
 
     def reject(self, rejected: list[Rejected], count: int | None = None) -> None:
@@ -279,6 +280,10 @@ class Poller:
                 raise RunLimitExceeded(
                     f"more than MAX_EVENTS_PER_RUN={self._settings.max_events_per_run} events"
                 )
+            for event in page.events:
+                if event.end is not None:
+                    length = (event.end - event.start).total_seconds()
+                    progress.longest_event = max(progress.longest_event, length)
             await ingest.stage_events(self._engine, run_id, plugin.plugin_id, page.events)
             await ingest.stage_removals(self._engine, run_id, page.removed_ids)
             cursor = page.next_cursor
@@ -334,9 +339,10 @@ class Poller:
             )
         )
         async with self._engine.begin() as conn:
+            longest = known.get("max_event_seconds")
             if progress.not_modified:  # nothing changed since the last run: keep it all
                 counts = ingest.ApplyCounts(0, 0, 0, [], 0)
-                resume = state.Resume(known.get("sync_token"), known.get("etag"))
+                resume = state.Resume(known.get("sync_token"), known.get("etag"), longest)
             else:
                 counts = await ingest.apply_run(
                     conn,
@@ -347,7 +353,11 @@ class Poller:
                     full_snapshot=progress.mode == "full",
                     shrink_guard=guard,
                 )
-                resume = state.Resume(progress.sync_token, progress.etag)
+                if progress.mode == "full" or longest is None:
+                    longest = int(progress.longest_event) + 1
+                else:  # a change set: the events it does not name keep their lengths
+                    longest = max(longest, int(progress.longest_event) + 1)
+                resume = state.Resume(progress.sync_token, progress.etag, longest)
             duplicates = [Rejected(eid, "duplicate id within the run") for eid in counts.duplicates]
             progress.reject(duplicates, count=counts.duplicate_count)
             result = state.RunResult(

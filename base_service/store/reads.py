@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select, tuple_
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from base_service.store.tables import events, venues
+from base_service.store.tables import events, plugins, venues
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,17 @@ def _conditions(filters: EventFilter) -> list[ColumnElement[bool]]:
     return where
 
 
+async def _longest_event(conn: AsyncConnection, plugin_id: str | None) -> float | None:
+    """The longest event any (or this) plugin stored, in seconds; None if unknown."""
+    query = select(plugins.c.max_event_seconds)
+    if plugin_id is not None:
+        query = query.where(plugins.c.plugin_id == plugin_id)
+    lengths = (await conn.execute(query)).scalars().all()
+    if any(length is None for length in lengths):
+        return None
+    return float(max(lengths, default=0))
+
+
 async def list_events(
     engine: AsyncEngine, filters: EventFilter, *, limit: int, after: EventKey | None
 ) -> tuple[list[RowMapping], EventKey | None]:
@@ -67,6 +78,12 @@ async def list_events(
         query = query.where(tuple_(c.start_at, c.plugin_id, c.event_id) > tuple_(*after))
     query = query.order_by(c.start_at, c.plugin_id, c.event_id).limit(limit + 1)
     async with engine.connect() as conn:
+        if filters.start is not None:
+            # "Still going on at `from`" cannot use an index by itself; knowing the longest
+            # event bounds the start from below, so the query walks only the window.
+            longest = await _longest_event(conn, filters.plugin_id)
+            if longest is not None:
+                query = query.where(c.start_at >= filters.start - timedelta(seconds=longest))
         rows = list((await conn.execute(query)).mappings().all())
     if len(rows) <= limit:
         return rows, None

@@ -23,6 +23,7 @@ class Resume:
 
     sync_token: str | None = None
     etag: str | None = None
+    max_event_seconds: int | None = None  # the longest stored event (see store/reads.py)
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,7 @@ async def finish_run(
     if resume is not None:
         values["sync_token"] = resume.sync_token
         values["etag"] = resume.etag
+        values["max_event_seconds"] = resume.max_event_seconds
     await conn.execute(update(plugins).where(plugins.c.plugin_id == plugin_id).values(**values))
 
 

@@ -86,6 +86,9 @@ plugins = Table(
     Column("manifest", JSON),
     Column("updated_at", UTCDateTime, nullable=False),
     # What the last successful run left for the next one (contract 1.1, both optional).
+    # The longest event the plugin has reported, in seconds: lets a time-window query bound
+    # `start_at` from below (an event still going on at `from` started at most this long before).
+    Column("max_event_seconds", Integer),
     Column("sync_token", Text),
     Column("etag", String(200)),
     # A run-now request waiting to be claimed, and whether it may pass the snapshot guards.
@@ -161,6 +164,7 @@ events = Table(
     Column("removed_at", UTCDateTime),
     Index(None, "start_at", "plugin_id", "event_id"),
     Index(None, "plugin_id", "venue_id", "start_at"),
+    Index(None, "venue_id", "start_at"),
 )
 
 venues = Table(

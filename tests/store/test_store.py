@@ -146,3 +146,25 @@ async def test_filters(engine: AsyncEngine) -> None:
     assert [row["event_id"] for row in rows] == ["ev-3"]
     literal = reads.EventFilter(text="100%")
     assert (await reads.list_events(engine, literal, limit=10, after=None))[0] == []
+
+
+async def test_a_window_finds_long_events_still_going_on(engine: AsyncEngine) -> None:
+    from sqlalchemy import update
+
+    from base_service.store.tables import plugins
+
+    festival = Event.model_validate(
+        make_event(0) | {"id": "festival", "end": "2030-01-05T20:00:00+00:00"}
+    )
+    await _run(engine, [festival, *_events(1, 2, 3)])
+    window = reads.EventFilter(start=datetime(2030, 1, 4, tzinfo=UTC))
+    unknown, _ = await reads.list_events(engine, window, limit=10, after=None)
+    async with engine.begin() as conn:  # what a successful run records: the longest event
+        await conn.execute(update(plugins).values(max_event_seconds=4 * 86400 + 1))
+    bounded, _ = await reads.list_events(engine, window, limit=10, after=None)
+    assert [row["event_id"] for row in unknown] == ["festival", "ev-3"]
+    assert [row["event_id"] for row in bounded] == ["festival", "ev-3"]
+    async with engine.begin() as conn:  # a bound too short would lose the festival
+        await conn.execute(update(plugins).values(max_event_seconds=3600))
+    too_short, _ = await reads.list_events(engine, window, limit=10, after=None)
+    assert [row["event_id"] for row in too_short] == ["ev-3"]

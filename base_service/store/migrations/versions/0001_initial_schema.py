@@ -59,6 +59,11 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
+            batch_op.f("ix_events_venue_id_start_at"),
+            ["venue_id", "start_at"],
+            unique=False,
+        )
+        batch_op.create_index(
             batch_op.f("ix_events_start_at_plugin_id_event_id"),
             ["start_at", "plugin_id", "event_id"],
             unique=False,
@@ -77,6 +82,7 @@ def upgrade() -> None:
         sa.Column("last_success_at", sa.DateTime(), nullable=True),
         sa.Column("manifest", sa.JSON(), nullable=True),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("max_event_seconds", sa.Integer(), nullable=True),
         sa.Column("sync_token", sa.Text(), nullable=True),
         sa.Column("etag", sa.String(length=200), nullable=True),
         sa.Column("run_requested", sa.Boolean(), nullable=False),
@@ -192,6 +198,7 @@ def downgrade() -> None:
     op.drop_table("plugins")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_events_start_at_plugin_id_event_id"))
+        batch_op.drop_index(batch_op.f("ix_events_venue_id_start_at"))
         batch_op.drop_index(batch_op.f("ix_events_plugin_id_venue_id_start_at"))
 
     op.drop_table("events")
