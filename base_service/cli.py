@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -54,7 +55,7 @@ def _fail(response: httpx.Response) -> None:
         detail = response.json().get("detail") or response.reason_phrase
     except ValueError:
         detail = response.text[:200]
-    console.print(f"[red]error {response.status_code}:[/red] {detail}")
+    console.print(f"[red]error {response.status_code}:[/red] {escape(str(detail))}")
     raise typer.Exit(1)
 
 
@@ -98,12 +99,12 @@ def plugins(url: Url = DEFAULT_URL) -> None:
         state = item["state"] + (" (running)" if item["running"] else "")
         style = _STATE_STYLE.get(item["state"], "")
         table.add_row(
-            item["plugin_id"],
+            escape(item["plugin_id"]),
             f"[{style}]{state}[/{style}]" if style else state,
             f"{run.get('outcome', '-')} {_age(run.get('finished_at'))}",
             numbers,
             _age(item["next_run_at"]),
-            (item["last_error"] or "")[:60],
+            escape((item["last_error"] or "")[:60]),
         )
     console.print(table)
 
@@ -166,9 +167,11 @@ def _print_run(run: dict[str, Any], verb: str) -> None:
         f"quarantined {counts['quarantined']}"
     )
     for record in run.get("quarantine", [])[:10]:
-        console.print(f"  quarantined {record['event_id']}: {record['reason']}")
+        console.print(
+            f"  quarantined {escape(str(record['event_id']))}: {escape(record['reason'])}"
+        )
     if run.get("error"):
-        console.print(f"[red]{run['error_kind']}:[/red] {run['error']}")
+        console.print(f"[red]{escape(run['error_kind'])}:[/red] {escape(run['error'])}")
 
 
 @app.command("check-plugin")

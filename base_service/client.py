@@ -155,6 +155,7 @@ class PluginClient:
                 with attempt:
                     return await self._get_once(path, params, if_none_match)
         except PluginError as exc:
+            self._redact(exc)
             if exc.transient and exc.retry_after is not None and exc.retry_after > cap:
                 # Asked to come back later than we wait in a run: the plugin is rate limiting
                 # us, whatever the status; the scheduler defers its next run.
@@ -162,9 +163,21 @@ class PluginClient:
             raise
         raise AssertionError("unreachable: tenacity reraises the last error")
 
+    def _redact(self, error: PluginError) -> None:
+        """Strip the plugin's token from an error's text: a plugin (or a proxy) may echo it."""
+        if self._plugin.token is None:
+            return
+        secret = self._plugin.token.get_secret_value()
+        if secret and secret in str(error):
+            error.args = (str(error).replace(secret, "[redacted]"),)
+            if isinstance(error, PluginHTTPError):
+                error.problem = None
+
     def _log_retry(self, state: RetryCallState) -> None:
         self.retries += 1
         error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, PluginError):
+            self._redact(error)
         wait = state.next_action.sleep if state.next_action else 0.0
         logger.warning(
             "retrying plugin call",

@@ -16,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from base_service.errors import ConfigError
 from base_service.registry import PluginEntry, parse_plugin_urls
@@ -28,6 +30,9 @@ def _parse_plugins(value: object) -> object:
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
     return value
+
+
+_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
 class PluginOverride(BaseModel, extra="forbid"):
@@ -69,7 +74,8 @@ class PluginConfig:
 class Settings(BaseSettings):
     """Configuration, read only from environment variables (see the README's table)."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # Numbers must be finite: an "inf" timeout or lease would never end.
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -102,6 +108,29 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "is not a database URL; e.g. sqlite+aiosqlite:///data/marquee.db or "
+                "postgresql+asyncpg://user:password@host/db"
+            ) from None
+        if url.drivername not in _DRIVERS:
+            raise ValueError(
+                f"driver {url.drivername!r} is not supported; use one of {', '.join(_DRIVERS)}"
+            )
+        return value
 
     @field_validator("admin_token", mode="before")
     @classmethod

@@ -17,9 +17,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vText
+
+from base_service.timezones import zone
 
 PRODID = "-//Marquee//Marquee events//EN"
 DEFAULT_CALENDAR_NAME = "Marquee events"
@@ -146,10 +148,7 @@ def _zone(name: str | None) -> ZoneInfo | None:
     """The event's zone for TZID, or None when it has none we know (then times are UTC)."""
     if not name or name in _UTC_NAMES:
         return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    return zone(name)
 
 
 def _moment(instant: datetime, zone: ZoneInfo | None) -> datetime:

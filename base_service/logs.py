@@ -40,6 +40,11 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(document, default=str)
 
 
+def _one_line(value: object) -> str:
+    """A field's text with line breaks escaped, so a value cannot forge a log line."""
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+
+
 class TextFormatter(logging.Formatter):
     """Formats a record as a readable line followed by its fields as key=value."""
 
@@ -48,7 +53,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        fields = " ".join(f"{k}={v}" for k, v in _fields(record).items())
+        fields = " ".join(f"{k}={_one_line(v)}" for k, v in _fields(record).items())
         if not fields:
             return line
         head, sep, tail = line.partition("\n")

@@ -27,6 +27,7 @@ from base_service.errors import (
     LeaseLost,
     PluginError,
     PluginTimeout,
+    RunInProgress,
     RunLimitExceeded,
     TooManyInvalidEvents,
 )
@@ -108,6 +109,7 @@ class Poller:
         self._settings = settings
         self._clock = clock
         self._metrics = metrics
+        self._dry_running: set[str] = set()  # one dry run per plugin at a time, per replica
 
     async def run(self, plugin: PluginConfig, claim: Claim) -> RunReport:
         """Run a plugin once, holding its lease, record the outcome, and count it in metrics.
@@ -136,6 +138,15 @@ class Poller:
         uses, and is deleted at the end. A sync token is not sent (the plugin might advance
         it); an ETag is, so an unchanged source answers "nothing would change".
         """
+        if plugin.plugin_id in self._dry_running:
+            raise RunInProgress(plugin.plugin_id)
+        self._dry_running.add(plugin.plugin_id)
+        try:
+            return await self._dry_run(plugin)
+        finally:
+            self._dry_running.discard(plugin.plugin_id)
+
+    async def _dry_run(self, plugin: PluginConfig) -> DryRun:
         run_id = -1 - secrets.randbelow(2**31)
         client = PluginClient(self._http, plugin, self._settings)
         known = {**await state.plugin_row(self._engine, plugin.plugin_id), "sync_token": None}

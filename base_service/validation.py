@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from base_service.errors import ContractViolation, IncompatibleContract
 from base_service.generated.plugin_api import Event, EventsPage, Health, Manifest
+from base_service.timezones import zone
 
 SUPPORTED_MAJOR = 1
 _ENVELOPE = frozenset(EventsPage.model_fields) - {"events"}
@@ -49,6 +50,11 @@ def parse_manifest(body: bytes) -> Manifest:
         manifest = Manifest.model_validate_json(body)
     except ValidationError as exc:
         raise ContractViolation(f"manifest does not match the contract: {_summary(exc)}") from None
+    for venue in manifest.venues:
+        if zone(venue.timezone) is None:
+            raise ContractViolation(
+                f"venue {venue.id!r}: timezone {venue.timezone!r} is not an IANA time zone"
+            )
     spoken = manifest.contract_versions
     low, high = (spoken.min, spoken.max) if spoken else (manifest.contract_version,) * 2
     if not _major(low) <= SUPPORTED_MAJOR <= _major(high):
@@ -109,6 +115,8 @@ def _semantic_problem(event: Event, venue_ids: frozenset[str]) -> str | None:
     """Return what is wrong with an event the schema alone cannot catch, or None."""
     if event.venue_id not in venue_ids:
         return f"venue_id {event.venue_id!r} is not one of the manifest's venues"
+    if event.timezone and zone(event.timezone) is None:
+        return f"timezone {event.timezone[:64]!r} is not an IANA time zone"
     for name in ("start", "end", "updated_at"):
         value = getattr(event, name)
         if value is not None and not _storable(value):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -13,8 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from base_service.errors import RunInProgress, UnknownPlugin
+from base_service.logs import request_id_var
 
 PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger(__name__)
 
 
 class ProblemError(Exception):
@@ -83,6 +86,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_run_in_progress(_: Request, exc: Exception) -> JSONResponse:
         return problem_response(409, f"a run of {exc} is already in progress")
 
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug of ours: logged with its traceback; the client gets a problem with the request
+        # id to quote, never a stack trace.
+        logger.error("unhandled error", exc_info=exc, extra={"action": "api_error"})
+        request_id = request_id_var.get()
+        return problem_response(
+            500, f"an internal error occurred (request id {request_id})" if request_id else None
+        )
+
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -133,3 +133,33 @@ def test_data_turns_stale_after_failing_for_several_intervals(
     assert fresh is False
     assert event["stale"] and venue["stale"] and view["stale"]
     assert venue["last_success_at"].startswith(long_ago.isoformat()[:16])
+
+
+def test_a_token_echoed_back_by_a_plugin_is_redacted(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi import Request, Response
+
+    plugin, url = fake_plugin
+    secret = "echoed-secret-token"
+
+    def echo(request: Request) -> Response:
+        said = request.headers.get("authorization", "")
+        body = (
+            f'{{"type": "urn:marquee:problem:misconfigured", "title": "bad {said}", '
+            f'"detail": "you sent {said}", "status": 400}}'
+        )
+        return Response(body, status_code=400, media_type="application/problem+json")
+
+    plugin.faults["/v1/manifest"] = echo
+    settings = base_settings(
+        sqlite_url, f"fake={url}", plugin_overrides={"fake": {"token": secret}}
+    )
+    caplog.set_level(logging.DEBUG)
+    with running_base(settings) as client:
+        view = wait_for_run(client, "fake")
+        answers = [client.get(path).text for path in ("/v1/plugins", "/v1/plugins/fake/runs", "/")]
+    assert view["last_run"]["error_kind"] == "misconfigured"
+    assert "[redacted]" in view["last_error"]
+    for text in [caplog.text, *answers]:
+        assert secret not in text

@@ -51,3 +51,17 @@ def test_help_reads_well() -> None:
     assert result.exit_code == 0
     for command in ("serve", "plugins", "run", "check-plugin", "export-openapi"):
         assert command in result.output
+
+
+def test_plugin_text_is_never_read_as_markup(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str
+) -> None:
+    plugin, url = fake_plugin
+    from tests.support.fake_plugin import problem
+
+    plugin.faults["/v1/manifest"] = lambda _: problem(400, "[/] [link=http://evil]x[/link] [/oops]")
+    with running_base(base_settings(sqlite_url, f"fake={url}")) as client:
+        wait_for_run(client, "fake")
+        listing = runner.invoke(app, ["plugins", "--url", str(client.base_url)])
+    assert listing.exit_code == 0, listing.output
+    assert "[/oops]" in listing.output or "[/]" in listing.output

@@ -49,3 +49,10 @@ def test_no_request_id_outside_a_request() -> None:
 def test_text_lines_end_with_key_values() -> None:
     line = TextFormatter().format(_record(action="run_failed", plugin_id="ics"))
     assert line.endswith("run failed action=run_failed plugin_id=ics")
+
+
+def test_a_field_cannot_forge_a_line() -> None:
+    hostile = "x\n2026-12-03 00:00:00,000 INFO    base_service.poller: run succeeded\r"
+    line = TextFormatter().format(_record(example_event_id=hostile))
+    assert "\n" not in line and "\r" not in line
+    assert "x\\n2026-12-03" in line

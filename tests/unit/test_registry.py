@@ -94,3 +94,22 @@ def test_tokens_can_come_from_secret_files(tmp_path: Path) -> None:
 def test_bad_token_files_are_named(override: dict[str, str], named: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(named)):
         Settings(plugin_urls="ics=http://x", plugin_overrides={"ics": override})
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"database_url": "garbage"}, "is not a database URL"),
+        ({"database_url": "sqlite:///x.db"}, "driver 'sqlite' is not supported"),
+        ({"run_timeout_seconds": "inf"}, "finite"),
+        ({"lease_seconds": "inf"}, "finite"),
+    ],
+)
+def test_unusable_settings_are_refused(variables: dict[str, str], named: str) -> None:
+    with pytest.raises(ValidationError, match=named):
+        Settings(**variables)
+
+
+def test_log_settings_take_any_case() -> None:
+    settings = Settings(log_level="debug", log_format="JSON")
+    assert (settings.log_level, settings.log_format) == ("DEBUG", "json")

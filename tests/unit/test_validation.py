@@ -87,3 +87,13 @@ def test_change_sets_carry_removals_and_tokens() -> None:
     ).encode()
     page = parse_page(body, VENUES)
     assert (page.mode, page.removed_ids, page.sync_token) == ("changes", ["ev-7"], "t2")
+
+
+def test_unknown_time_zones_are_rejected_even_odd_ones() -> None:
+    page = parse_page(_page([make_event(0, timezone="Europe"), make_event(1)]), VENUES)
+    assert [event.id for event in page.events] == ["ev-1"]
+    assert "not an IANA time zone" in page.rejected[0].reason
+    document = FakePlugin().manifest()
+    document["venues"] = [{"id": "hall", "name": "Hall", "timezone": "../../etc"}]
+    with pytest.raises(ContractViolation, match="not an IANA time zone"):
+        parse_manifest(json.dumps(document).encode())

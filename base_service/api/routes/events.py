@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import PlainValidator, WithJsonSchema
@@ -17,6 +17,7 @@ from base_service.api.freshness import load_freshness
 from base_service.api.problems import ProblemError
 from base_service.api.schemas import EventOut, EventPage, EventStatus
 from base_service.store import reads
+from base_service.timezones import zone as zone_named
 
 router = APIRouter(tags=["events"])
 
@@ -97,18 +98,9 @@ def _local(value: datetime | None, zone: ZoneInfo | None) -> datetime | None:
     return value.astimezone(zone)
 
 
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 def to_event_out(row: RowMapping, stale: bool = False) -> EventOut:
     """A stored event row as the public model, times shown in the event's own zone."""
-    zone = _zone(row["timezone"])
+    zone = zone_named(row["timezone"])
     fields: dict[str, Any] = {
         "plugin_id": row["plugin_id"],
         "id": row["event_id"],

@@ -24,7 +24,7 @@ from base_service.api.schemas import (
     RunOut,
 )
 from base_service.api.tracing import trace_id_of
-from base_service.errors import UnknownPlugin
+from base_service.errors import RunInProgress, UnknownPlugin
 from base_service.store import leases, state
 
 router = APIRouter(tags=["plugins"])
@@ -176,6 +176,9 @@ async def dry_run(services: ServicesDep, _admin: AdminDep, plugin_id: str) -> Dr
     """Fetch and validate now, and say what a run would change, without applying anything."""
     _known(services, plugin_id)
     plugin = next(p for p in services.settings.plugins() if p.plugin_id == plugin_id)
+    row = (await state.plugin_rows(services.engine))[plugin_id]
+    if leases.is_held(row["lease_owner"], row["lease_expires_at"], datetime.now(UTC)):
+        raise RunInProgress(plugin_id)
     preview = await services.poller.dry_run(plugin)
     result = preview.counts
     return DryRunOut(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -30,6 +30,7 @@ from base_service.api.schemas import PluginOut, PluginState
 from base_service.errors import RunInProgress, UnknownPlugin
 from base_service.store import reads, status
 from base_service.store.database import ping
+from base_service.timezones import zone
 
 router = APIRouter(include_in_schema=False)
 logger = logging.getLogger(__name__)
@@ -274,10 +275,7 @@ def _safe_url(url: str | None) -> str | None:
 
 
 def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name) if name else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone(name) or ZoneInfo("UTC")
 
 
 def _truncate(text: str | None, limit: int) -> str | None:
