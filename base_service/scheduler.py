@@ -129,7 +129,7 @@ class Scheduler:
                 logger.exception("could not read the schedule", extra={"action": "schedule_error"})
             now = self._clock()
             for plugin_id in schedule.due(self._next_runs, self._running, now):
-                self._launch(plugin_id, now)
+                self._launch(plugin_id)
             delay = schedule.seconds_until_next(self._next_runs, self._running, now)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -137,11 +137,11 @@ class Scheduler:
                     self._wake.wait(), poll if delay is None else min(delay, poll)
                 )
 
-    def _launch(self, plugin_id: str, now: datetime) -> None:
-        task = asyncio.create_task(self._run(plugin_id, now), name=f"run-{plugin_id}")
+    def _launch(self, plugin_id: str) -> None:
+        task = asyncio.create_task(self._run(plugin_id), name=f"run-{plugin_id}")
         self._running[plugin_id] = task
 
-    async def _run(self, plugin_id: str, due_at_check: datetime) -> None:
+    async def _run(self, plugin_id: str) -> None:
         plugin = self._plugins[plugin_id]
         ttl = self._settings.lease_seconds
         try:
@@ -149,7 +149,7 @@ class Scheduler:
                 claim = await leases.claim(self._engine, plugin_id, self.owner, self._clock(), ttl)
                 if claim is None:
                     return  # another replica runs it, or ran it already
-                self._log_if_late(plugin_id, claim.trigger, due_at_check)
+                self._log_if_late(plugin_id, claim.trigger, self._clock())
                 heartbeat = asyncio.create_task(self._renew(plugin_id))
                 try:
                     await self._poller.run(plugin, claim)

@@ -61,11 +61,6 @@ async def migrate(engine: AsyncEngine) -> None:
         await conn.run_sync(_upgrade)
 
 
-def is_sqlite(engine: AsyncEngine) -> bool:
-    """Whether the engine talks to an SQLite file (one process at a time)."""
-    return engine.dialect.name == "sqlite"
-
-
 def lock_sqlite_file(database_url: str) -> IO[bytes] | None:
     """Take an exclusive lock beside an SQLite file, so a second base process on it stops.
 
