@@ -286,6 +286,35 @@ class RssSampler:
             self._stop.wait(self.interval)
 
 
+@contextlib.contextmanager
+def profiled(pid: int, output: Path | None, seconds: float | None = None) -> Iterator[None]:
+    """Sample `pid` with py-spy while the block runs and write a flame graph (SVG) to `output`.
+
+    With `--format raw` beside it (`output` with `.txt`), the collapsed stacks can be grepped:
+    each line is one stack and its sample count. Nothing happens when `output` is None.
+    """
+    if output is None:
+        yield
+        return
+    argv = ["py-spy", "record", "--pid", str(pid), "--rate", "250", "--nonblocking"]
+    if seconds is not None:
+        argv += ["--duration", str(int(seconds) + 1)]
+    fmt = "raw" if output.suffix == ".txt" else "flamegraph"
+    with (output.with_suffix(".log")).open("wb") as log:
+        process = subprocess.Popen(
+            [*argv, "--format", fmt, "--output", str(output)], stdout=log, stderr=log
+        )
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def percentile(values: Sequence[float], p: float) -> float:
     """The p-th percentile (0 to 100) of `values`, linear between the closest ranks."""
     if not values:

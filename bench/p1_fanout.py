@@ -90,7 +90,11 @@ async def raw_round(plugins: dict[str, str], database: Path, concurrency: int | 
 
 
 def base_round(
-    work: Path, plugins: dict[str, str], concurrency: int, timeout: float
+    work: Path,
+    plugins: dict[str, str],
+    concurrency: int,
+    timeout: float,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """One round of the real base service; the runs table's span and the CPU it used."""
     database = work / f"base-c{concurrency}.db"
@@ -107,7 +111,7 @@ def base_round(
         PAGE_SIZE="100",
     ) as process:
         cpu_before = common.cpu_seconds(process.pid)
-        with common.RssSampler(process.pid) as rss:
+        with common.RssSampler(process.pid) as rss, common.profiled(process.pid, profile):
             rows = common.wait_runs(database, len(plugins), timeout, process)
         cpu = common.cpu_seconds(process.pid) - cpu_before
     span = common.run_span(rows)
@@ -134,6 +138,9 @@ def main() -> None:
         help="also time the baseline with all plugins at once (slow: httpx's pool degrades)",
     )
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy the base's round: .svg or .txt"
+    )
     args = parser.parse_args()
     values = [int(value) for value in args.concurrency.split(",")]
 
@@ -147,7 +154,7 @@ def main() -> None:
             for bound in bounds:
                 seconds = asyncio.run(raw_round(plugins, work / f"raw-{bound}.db", bound))
                 baseline[bound] = seconds
-            rounds = [base_round(work, plugins, c, args.timeout) for c in values]
+            rounds = [base_round(work, plugins, c, args.timeout, args.profile) for c in values]
 
     best = min(baseline.values())
     rows = [

@@ -67,7 +67,9 @@ def baseline(work: Path, url: str, events: int) -> dict[str, Any]:
     return {"seconds": seconds, "events_per_s": events / seconds, "peak_rss_mb": rss.peak_kb / 1024}
 
 
-def base(work: Path, url: str, events: int, timeout: float) -> dict[str, Any]:
+def base(
+    work: Path, url: str, events: int, timeout: float, profile: Path | None = None
+) -> dict[str, Any]:
     """One run of the real base service over the plugin."""
     database = work / f"base-{events}.db"
     with common.base_service(
@@ -79,7 +81,7 @@ def base(work: Path, url: str, events: int, timeout: float) -> dict[str, Any]:
         DEFAULT_INTERVAL_SECONDS="604800",
         PAGE_SIZE="1000",
     ) as process:
-        with common.RssSampler(process.pid) as rss:
+        with common.RssSampler(process.pid) as rss, common.profiled(process.pid, profile):
             rows = common.wait_runs(database, 1, timeout, process)
     run = rows[0]
     assert run["outcome"] == "success" and run["inserted"] == events, run
@@ -92,6 +94,9 @@ def main() -> None:
     parser.add_argument("--events", default="20000,200000")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per run, at most")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy the base's runs: .svg or .txt"
+    )
     parser.add_argument("--raw", nargs=3, metavar=("URL", "DB", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw:  # the baseline's child process
@@ -107,7 +112,7 @@ def main() -> None:
                 url = f"http://{HOST}:{port}"
                 results[events] = {
                     "baseline": baseline(work, url, events),
-                    "base": base(work, url, events, args.timeout),
+                    "base": base(work, url, events, args.timeout, args.profile),
                 }
 
     rows = []

@@ -141,6 +141,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20, help="seconds of load per target")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy the base under load: .svg or .txt"
+    )
     parser.add_argument("--bare", nargs=2, metavar=("BODY", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare:
@@ -184,7 +187,8 @@ def main() -> None:
             body.write_bytes(sample.content)
             wrk(f"http://127.0.0.1:{port}", script, 3, args.connections)  # warm-up
             cpu_before = common.cpu_seconds(process.pid)
-            ours = wrk(f"http://127.0.0.1:{port}", script, args.duration, args.connections)
+            with common.profiled(process.pid, args.profile):
+                ours = wrk(f"http://127.0.0.1:{port}", script, args.duration, args.connections)
             ours["cpu_share"] = (common.cpu_seconds(process.pid) - cpu_before) / args.duration
             runs = common.run_rows(database)
             assert not runs, "the registered plugin must never run"

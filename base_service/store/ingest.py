@@ -8,7 +8,6 @@ deletes; the events served stay exactly as the last successful run left them.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,7 +51,7 @@ class ApplyCounts:
 
 def event_row(event: Event) -> dict[str, Any]:
     """Turn a validated contract event into the content columns of a stored row."""
-    row: dict[str, Any] = {
+    return {
         "venue_id": event.venue_id,
         "title": event.title,
         "start_at": event.start,
@@ -64,21 +63,24 @@ def event_row(event: Event) -> dict[str, Any]:
         "description": event.description,
         "image_url": _str_or_none(event.image_url),
         "ticket_url": _str_or_none(event.ticket_url),
-        "categories": list(event.categories),
-        "performers": list(event.performers),
+        "categories": event.categories,
+        "performers": event.performers,
         "source_updated_at": event.updated_at,
+        "content_hash": content_hash(event),
     }
-    row["content_hash"] = _content_hash(row)
-    return row
 
 
 def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _content_hash(row: dict[str, Any]) -> str:
-    canonical = json.dumps(row, sort_keys=True, default=lambda v: v.isoformat())
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def content_hash(event: Event) -> str:
+    """A digest of everything the plugin said about an event: equal digests, nothing changed.
+
+    The model's own JSON is canonical (fields in declaration order, however the plugin ordered
+    its keys) and is rendered by pydantic's core, which is what makes it cheap per event.
+    """
+    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
 
 
 async def stage_events(
