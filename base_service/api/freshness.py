@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service.config import Settings
 from base_service.schedule import effective_interval
-from base_service.store import state
+from base_service.store import reads
 
 
 @dataclass(frozen=True)
@@ -30,20 +30,21 @@ async def load_freshness(
     engine: AsyncEngine, settings: Settings, now: datetime
 ) -> dict[str, Freshness]:
     """The freshness of every plugin with stored state, read from the store."""
-    return freshness(await state.plugin_rows(engine), settings, now)
+    async with engine.connect() as conn:
+        return freshness(await reads.plugin_facts(conn), settings, now)
 
 
 def freshness(
-    rows: Mapping[str, RowMapping], settings: Settings, now: datetime
+    facts: Mapping[str, RowMapping], settings: Settings, now: datetime
 ) -> dict[str, Freshness]:
-    """The freshness of every plugin in `rows` (stored plugin state, by id)."""
+    """The freshness of every plugin in `facts` (`store.reads.plugin_facts`)."""
     overrides = {plugin.plugin_id: plugin.interval_override for plugin in settings.plugins()}
     result = {}
-    for plugin_id, row in rows.items():
+    for plugin_id, row in facts.items():
         success: datetime | None = row["last_success_at"]
         interval = effective_interval(
             overrides.get(plugin_id),
-            (row["manifest"] or {}).get("refresh_interval_seconds"),
+            row["refresh_interval_seconds"],
             settings.default_interval_seconds,
         )
         limit = timedelta(seconds=interval * settings.stale_after_intervals)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, or_, select, tuple_
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -57,12 +58,44 @@ def _conditions(filters: EventFilter) -> list[ColumnElement[bool]]:
     return where
 
 
-async def _longest_event(conn: AsyncConnection, plugin_id: str | None) -> float | None:
-    """The longest event any (or this) plugin stored, in seconds; None if unknown."""
-    query = select(plugins.c.max_event_seconds)
-    if plugin_id is not None:
-        query = query.where(plugins.c.plugin_id == plugin_id)
-    lengths = (await conn.execute(query)).scalars().all()
+# What listings show (the feeds' DTSTAMP is `changed_at`); the content hash stays unread.
+_LISTED = [column for column in events.c if column.name != "content_hash"]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of events, the key to continue after (or None), and the facts about the
+    plugins the listing could draw from, read in the same connection (see `plugin_facts`)."""
+
+    rows: list[RowMapping]
+    next_key: EventKey | None
+    plugins: dict[str, RowMapping]
+
+
+def _facts_query(plugin_id: str | None) -> Select[Any]:
+    c = plugins.c
+    query = select(
+        c.plugin_id,
+        c.last_success_at,
+        c.consecutive_failures,
+        c.manifest["refresh_interval_seconds"].as_integer().label("refresh_interval_seconds"),
+        c.max_event_seconds,
+    )
+    return query if plugin_id is None else query.where(c.plugin_id == plugin_id)
+
+
+async def plugin_facts(
+    conn: AsyncConnection, plugin_id: str | None = None
+) -> dict[str, RowMapping]:
+    """What listings need to know about every (or one) plugin, by id: its last success,
+    failures in a row and declared interval (for freshness), and its longest event."""
+    rows = (await conn.execute(_facts_query(plugin_id))).mappings().all()
+    return {row["plugin_id"]: row for row in rows}
+
+
+def _longest_event(facts: dict[str, RowMapping]) -> float | None:
+    """The longest event any of these plugins stored, in seconds; None if unknown."""
+    lengths = [row["max_event_seconds"] for row in facts.values()]
     if any(length is None for length in lengths):
         return None
     return float(max(lengths, default=0))
@@ -70,25 +103,26 @@ async def _longest_event(conn: AsyncConnection, plugin_id: str | None) -> float 
 
 async def list_events(
     engine: AsyncEngine, filters: EventFilter, *, limit: int, after: EventKey | None
-) -> tuple[list[RowMapping], EventKey | None]:
-    """One page of events ordered by (start, plugin, id); the key to continue after, or None."""
+) -> Listing:
+    """One page of events ordered by (start, plugin, id), in one connection."""
     c = events.c
-    query = select(events).where(*_conditions(filters))
+    query = select(*_LISTED).where(*_conditions(filters))
     if after is not None:
         query = query.where(tuple_(c.start_at, c.plugin_id, c.event_id) > tuple_(*after))
     query = query.order_by(c.start_at, c.plugin_id, c.event_id).limit(limit + 1)
     async with engine.connect() as conn:
+        facts = await plugin_facts(conn, filters.plugin_id)
         if filters.start is not None:
             # "Still going on at `from`" cannot use an index by itself; knowing the longest
             # event bounds the start from below, so the query walks only the window.
-            longest = await _longest_event(conn, filters.plugin_id)
+            longest = _longest_event(facts)
             if longest is not None:
                 query = query.where(c.start_at >= filters.start - timedelta(seconds=longest))
         rows = list((await conn.execute(query)).mappings().all())
     if len(rows) <= limit:
-        return rows, None
+        return Listing(rows, None, facts)
     last = rows[limit - 1]
-    return rows[:limit], (last["start_at"], last["plugin_id"], last["event_id"])
+    return Listing(rows[:limit], (last["start_at"], last["plugin_id"], last["event_id"]), facts)
 
 
 async def list_venues(

@@ -123,7 +123,8 @@ async def test_keyset_pages_cover_everything_once(engine: AsyncEngine) -> None:
     seen: list[str] = []
     after = None
     while True:
-        rows, after = await reads.list_events(engine, reads.EventFilter(), limit=2, after=after)
+        listing = await reads.list_events(engine, reads.EventFilter(), limit=2, after=after)
+        rows, after = listing.rows, listing.next_key
         seen.extend(row["event_id"] for row in rows)
         if after is None:
             break
@@ -136,16 +137,16 @@ async def test_filters(engine: AsyncEngine) -> None:
     window = reads.EventFilter(
         start=datetime(2030, 1, 2, 21, tzinfo=UTC), end=datetime(2030, 1, 4, tzinfo=UTC)
     )
-    rows, _ = await reads.list_events(engine, window, limit=10, after=None)
+    rows = (await reads.list_events(engine, window, limit=10, after=None)).rows
     assert [row["event_id"] for row in rows] == ["ev-1", "ev-2"]  # ev-1 still going on at 21:00
     cancelled = reads.EventFilter(statuses=["cancelled"])
-    rows, _ = await reads.list_events(engine, cancelled, limit=10, after=None)
+    rows = (await reads.list_events(engine, cancelled, limit=10, after=None)).rows
     assert [row["event_id"] for row in rows] == ["ev-3"]
     text = reads.EventFilter(text="JAZZ")
-    rows, _ = await reads.list_events(engine, text, limit=10, after=None)
+    rows = (await reads.list_events(engine, text, limit=10, after=None)).rows
     assert [row["event_id"] for row in rows] == ["ev-3"]
     literal = reads.EventFilter(text="100%")
-    assert (await reads.list_events(engine, literal, limit=10, after=None))[0] == []
+    assert (await reads.list_events(engine, literal, limit=10, after=None)).rows == []
 
 
 async def test_a_window_finds_long_events_still_going_on(engine: AsyncEngine) -> None:
@@ -158,13 +159,13 @@ async def test_a_window_finds_long_events_still_going_on(engine: AsyncEngine) ->
     )
     await _run(engine, [festival, *_events(1, 2, 3)])
     window = reads.EventFilter(start=datetime(2030, 1, 4, tzinfo=UTC))
-    unknown, _ = await reads.list_events(engine, window, limit=10, after=None)
+    unknown = (await reads.list_events(engine, window, limit=10, after=None)).rows
     async with engine.begin() as conn:  # what a successful run records: the longest event
         await conn.execute(update(plugins).values(max_event_seconds=4 * 86400 + 1))
-    bounded, _ = await reads.list_events(engine, window, limit=10, after=None)
+    bounded = (await reads.list_events(engine, window, limit=10, after=None)).rows
     assert [row["event_id"] for row in unknown] == ["festival", "ev-3"]
     assert [row["event_id"] for row in bounded] == ["festival", "ev-3"]
     async with engine.begin() as conn:  # a bound too short would lose the festival
         await conn.execute(update(plugins).values(max_event_seconds=3600))
-    too_short, _ = await reads.list_events(engine, window, limit=10, after=None)
+    too_short = (await reads.list_events(engine, window, limit=10, after=None)).rows
     assert [row["event_id"] for row in too_short] == ["ev-3"]

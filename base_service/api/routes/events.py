@@ -13,9 +13,9 @@ from sqlalchemy.engine import RowMapping
 
 from base_service.api.cursors import decode_cursor, encode_cursor
 from base_service.api.deps import ServicesDep
-from base_service.api.freshness import load_freshness
+from base_service.api.freshness import freshness
 from base_service.api.problems import ProblemError
-from base_service.api.schemas import EventOut, EventPage, EventStatus
+from base_service.api.schemas import EventPage, EventStatus
 from base_service.store import reads
 from base_service.timezones import zone as zone_named
 
@@ -98,36 +98,32 @@ def _local(value: datetime | None, zone: ZoneInfo | None) -> datetime | None:
     return value.astimezone(zone)
 
 
-def to_event_out(row: RowMapping, stale: bool = False) -> EventOut:
-    """A stored event row as the public model, times shown in the event's own zone."""
+def event_fields(row: RowMapping, stale: bool) -> dict[str, Any]:
+    """A stored event row as the fields of the public model, times in the event's own zone."""
     zone = zone_named(row["timezone"])
-    fields: dict[str, Any] = {
+    return {
         "plugin_id": row["plugin_id"],
         "id": row["event_id"],
+        "venue_id": row["venue_id"],
+        "title": row["title"],
         "start": _local(row["start_at"], zone),
         "end": _local(row["end_at"], zone),
+        "all_day": row["all_day"],
+        "timezone": row["timezone"],
+        "status": row["status"],
+        "url": row["url"],
+        "description": row["description"],
+        "image_url": row["image_url"],
+        "ticket_url": row["ticket_url"],
+        "categories": row["categories"],
+        "performers": row["performers"],
         "updated_at": row["source_updated_at"],
+        "first_seen_at": row["first_seen_at"],
+        "last_seen_at": row["last_seen_at"],
+        "last_run_id": row["last_run_id"],
+        "removed_at": row["removed_at"],
+        "stale": stale,
     }
-    for name in (
-        "venue_id",
-        "title",
-        "all_day",
-        "timezone",
-        "status",
-        "url",
-        "description",
-        "image_url",
-        "ticket_url",
-        "categories",
-        "performers",
-        "first_seen_at",
-        "last_seen_at",
-        "last_run_id",
-        "removed_at",
-    ):
-        fields[name] = row[name]
-    fields["stale"] = stale
-    return EventOut.model_validate(fields)
 
 
 async def event_page(
@@ -135,12 +131,17 @@ async def event_page(
 ) -> EventPage:
     """Run a filtered, keyset-paginated listing."""
     after = decode_cursor(cursor) if cursor else None
-    rows, last = await reads.list_events(services.engine, filters, limit=limit, after=after)
-    fresh = await load_freshness(services.engine, services.settings, datetime.now(UTC))
-    stale_ids = {plugin_id: f.stale for plugin_id, f in fresh.items()}
-    return EventPage(
-        items=[to_event_out(row, stale_ids.get(row["plugin_id"], False)) for row in rows],
-        next_cursor=encode_cursor(last) if last else None,
+    listing = await reads.list_events(services.engine, filters, limit=limit, after=after)
+    fresh = freshness(listing.plugins, services.settings, datetime.now(UTC))
+    stale = {plugin_id: facts.stale for plugin_id, facts in fresh.items()}
+    # One validation call for the whole page: pydantic's core builds the 100 models.
+    return EventPage.model_validate(
+        {
+            "items": [
+                event_fields(row, stale.get(row["plugin_id"], False)) for row in listing.rows
+            ],
+            "next_cursor": encode_cursor(listing.next_key) if listing.next_key else None,
+        }
     )
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.engine import RowMapping
 
 from base_service.api.deps import AdminDep, ServicesDep
-from base_service.api.freshness import freshness
+from base_service.api.freshness import load_freshness
 from base_service.api.problems import ProblemError
 from base_service.api.schemas import (
     DryRunOut,
@@ -70,7 +70,7 @@ async def plugin_views(services: ServicesDep) -> list[PluginOut]:
         for run in await state.run_rows(services.engine, run_ids=run_ids, limit=len(run_ids) or 1)
     }
     now = datetime.now(UTC)
-    fresh = freshness(rows, services.settings, now)
+    fresh = await load_freshness(services.engine, services.settings, now)
     views = []
     for plugin in services.settings.plugins():
         row = rows.get(plugin.plugin_id)
