@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service import schedule
-from base_service.client import PluginClient
+from base_service.client import HttpClients, PluginClient
 from base_service.config import PluginConfig, Settings
 from base_service.errors import (
     ContractViolation,
@@ -99,13 +98,13 @@ class Poller:
     def __init__(
         self,
         engine: AsyncEngine,
-        http: httpx.AsyncClient,
+        http: HttpClients,
         settings: Settings,
         clock: Clock,
         metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
-        self._http = http
+        self._clients = http
         self._settings = settings
         self._clock = clock
         self._metrics = metrics
@@ -116,9 +115,10 @@ class Poller:
 
         See `_run` for what can be raised.
         """
-        client = PluginClient(self._http, plugin, self._settings, claim.trace_id)
         started = time.perf_counter()
-        report = await self._run(plugin, claim, client)
+        async with self._clients.new() as http:
+            client = PluginClient(http, plugin, self._settings, claim.trace_id)
+            report = await self._run(plugin, claim, client)
         if self._metrics is not None:
             result = report.result
             counts = {name: getattr(result, name) for name in _COUNTED}
@@ -142,13 +142,13 @@ class Poller:
             raise RunInProgress(plugin.plugin_id)
         self._dry_running.add(plugin.plugin_id)
         try:
-            return await self._dry_run(plugin)
+            async with self._clients.new() as http:
+                return await self._dry_run(plugin, PluginClient(http, plugin, self._settings))
         finally:
             self._dry_running.discard(plugin.plugin_id)
 
-    async def _dry_run(self, plugin: PluginConfig) -> DryRun:
+    async def _dry_run(self, plugin: PluginConfig, client: PluginClient) -> DryRun:
         run_id = -1 - secrets.randbelow(2**31)
-        client = PluginClient(self._http, plugin, self._settings)
         known = {**await state.plugin_row(self._engine, plugin.plugin_id), "sync_token": None}
         progress = _Progress()
         try:

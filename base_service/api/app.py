@@ -15,7 +15,7 @@ from base_service.api.middleware import RequestContext
 from base_service.api.openapi_doc import install_openapi
 from base_service.api.problems import install_problem_handlers
 from base_service.api.routes import events, health, ics, metrics_route, plugins, status_page, venues
-from base_service.client import create_http_client
+from base_service.client import HttpClients
 from base_service.config import Settings
 from base_service.metrics import Metrics
 from base_service.poller import Poller
@@ -40,8 +40,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         sqlite_lock = lock_sqlite_file(settings.database_url)
         engine = create_engine(settings.database_url)
         await migrate(engine)
-        http = create_http_client(settings)
-        poller = Poller(engine, http, settings, clock, metrics)
+        poller = Poller(engine, HttpClients(settings), settings, clock, metrics)
         scheduler = Scheduler(
             settings.plugins(), poller, engine, settings, clock, alone=sqlite_lock is not None
         )
@@ -59,7 +58,6 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
             yield
         finally:
             await scheduler.stop(settings.shutdown_grace_seconds)
-            await http.aclose()
             await engine.dispose()
             if sqlite_lock is not None:
                 sqlite_lock.close()
