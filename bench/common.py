@@ -296,7 +296,7 @@ def profiled(pid: int, output: Path | None, seconds: float | None = None) -> Ite
     if output is None:
         yield
         return
-    argv = ["py-spy", "record", "--pid", str(pid), "--rate", "250", "--nonblocking"]
+    argv = ["py-spy", "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil"]
     if seconds is not None:
         argv += ["--duration", str(int(seconds) + 1)]
     fmt = "raw" if output.suffix == ".txt" else "flamegraph"

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import IO, Any
 
+import pydantic_core
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
@@ -19,14 +20,28 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def _to_json(value: Any) -> str:
+    return pydantic_core.to_json(value).decode()
+
+
+# JSON columns (categories, performers, manifests) are encoded and decoded by pydantic's core:
+# several times faster than the json module for the small lists every event row carries.
+_JSON_CODEC: dict[str, Any] = {
+    "json_serializer": _to_json,
+    "json_deserializer": pydantic_core.from_json,
+}
+
+
 def create_engine(database_url: str) -> AsyncEngine:
     """Create the async engine; for SQLite, create the file's folder and turn on WAL."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_async_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=10, **_JSON_CODEC
+        )
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, **_JSON_CODEC)
     event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine
 
