@@ -80,7 +80,7 @@ def content_hash(event: Event) -> str:
     The model's own JSON is canonical (fields in declaration order, however the plugin ordered
     its keys) and is rendered by pydantic's core, which is what makes it cheap per event.
     """
-    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
+    return hashlib.sha256(event.__pydantic_serializer__.to_json(event)).hexdigest()
 
 
 async def stage_events(
