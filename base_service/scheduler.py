@@ -3,6 +3,7 @@ run it (one replica of several) is decided by the leases in `store.leases`.
 
 Each replica's loop reads the shared next-run times every SCHEDULER_POLL_SECONDS (sooner when
 woken by a local run-now request), and for every plugin that looks due tries to claim its lease.
+A run that ends here reports its next time, so the loop need not read the whole schedule again.
 The replica that wins runs the plugin — bounded by MAX_CONCURRENT_RUNS, renewing the lease while
 it runs — and the run's last transaction stores the next run time and frees the lease. A run's
 failure is recorded by the poller; nothing a plugin does can stop the loop.
@@ -13,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -24,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from base_service import schedule
 from base_service.config import PluginConfig, Settings
 from base_service.errors import LeaseLost, RunInProgress, UnknownPlugin
-from base_service.poller import Poller
+from base_service.poller import Poller, RunReport
 from base_service.store import leases, state
 
 logger = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ class Scheduler:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
         self._wake = asyncio.Event()
+        self._refresh = True  # read the shared schedule at the loop's next turn
         self._loop_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -98,6 +102,7 @@ class Scheduler:
             self._engine, plugin_id, self._clock(), force, trace_id
         ):
             raise RunInProgress(plugin_id)
+        self._refresh = True
         self._wake.set()
 
     async def stop(self, grace_seconds: float) -> None:
@@ -121,20 +126,27 @@ class Scheduler:
 
     async def _loop(self) -> None:
         poll = self._settings.scheduler_poll_seconds
+        read_at = -math.inf  # monotonic time of the last read of the shared schedule
         while True:
-            try:
-                self._next_runs = await state.next_runs(self._engine, list(self._plugins))
-            except Exception:
-                # The database is unreachable: serve on, and try again at the next poll.
-                logger.exception("could not read the schedule", extra={"action": "schedule_error"})
+            if self._refresh or time.monotonic() - read_at >= poll:
+                self._refresh = False
+                read_at = time.monotonic()
+                try:
+                    self._next_runs = await state.next_runs(self._engine, list(self._plugins))
+                except Exception:
+                    # The database is unreachable: serve on, and try again at the next poll.
+                    logger.exception(
+                        "could not read the schedule", extra={"action": "schedule_error"}
+                    )
             now = self._clock()
             for plugin_id in schedule.due(self._next_runs, self._running, now):
                 self._launch(plugin_id)
             delay = schedule.seconds_until_next(self._next_runs, self._running, now)
+            until_poll = max(0.0, read_at + poll - time.monotonic())
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self._wake.wait(), poll if delay is None else min(delay, poll)
+                    self._wake.wait(), until_poll if delay is None else min(delay, until_poll)
                 )
 
     def _launch(self, plugin_id: str) -> None:
@@ -144,6 +156,7 @@ class Scheduler:
     async def _run(self, plugin_id: str) -> None:
         plugin = self._plugins[plugin_id]
         ttl = self._settings.lease_seconds
+        report: RunReport | None = None
         try:
             async with self._slots:
                 claim = await leases.claim(self._engine, plugin_id, self.owner, self._clock(), ttl)
@@ -152,7 +165,7 @@ class Scheduler:
                 self._log_if_late(plugin_id, claim.trigger, self._clock())
                 heartbeat = asyncio.create_task(self._renew(plugin_id))
                 try:
-                    await self._poller.run(plugin, claim)
+                    report = await self._poller.run(plugin, claim)
                 finally:
                     heartbeat.cancel()
         except asyncio.CancelledError:
@@ -169,6 +182,10 @@ class Scheduler:
                 "run could not be recorded", extra={"action": "run_error", "plugin_id": plugin_id}
             )
         finally:
+            if report is None:
+                self._refresh = True  # not run here, or not recorded: read what is stored
+            else:
+                self._next_runs[plugin_id] = report.next_run_at
             self._running.pop(plugin_id, None)
             self._wake.set()
 
