@@ -30,7 +30,7 @@ from base_service.errors import (
     RunLimitExceeded,
     TooManyInvalidEvents,
 )
-from base_service.generated.plugin_api import Manifest
+from base_service.generated.plugin_api import Event, Manifest
 from base_service.metrics import Metrics
 from base_service.store import ingest, state
 from base_service.store.leases import Claim
@@ -90,6 +90,42 @@ class _Progress:
         self.quarantined += len(rejected) if count is None else count
         room = _KEPT_REASONS - len(self.reasons)
         self.reasons.extend((item.event_id, item.reason) for item in rejected[:room])
+
+
+class _Stager:
+    """Stages a run's pages one behind the walk: while page k is written (SQLite works in its
+    own thread), page k+1 is fetched and validated. At most one page is in flight, and pages
+    are staged in the order they came, which decides which of two same-id events wins."""
+
+    def __init__(self, engine: AsyncEngine, run_id: int, plugin_id: str) -> None:
+        self._engine = engine
+        self._run_id = run_id
+        self._plugin_id = plugin_id
+        self._pending: asyncio.Task[None] | None = None
+
+    async def add(self, events: list[Event], removed_ids: list[str]) -> None:
+        """Stage a page once the one before it is staged; raise what staging that one raised."""
+        await self.flush()
+        self._pending = asyncio.create_task(self._stage(events, removed_ids))
+
+    async def flush(self) -> None:
+        """Wait for the page in flight, raising what its staging raised."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await pending
+
+    async def settle(self) -> None:
+        """Wait for the page in flight without raising: the run is ending anyway, and what it
+        staged must be written before the run's staging can be discarded."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await asyncio.wait([pending])
+            if not pending.cancelled():
+                pending.exception()  # retrieved: the run's own error is the one to report
+
+    async def _stage(self, events: list[Event], removed_ids: list[str]) -> None:
+        await ingest.stage_events(self._engine, self._run_id, self._plugin_id, events)
+        await ingest.stage_removals(self._engine, self._run_id, removed_ids)
 
 
 class Poller:
@@ -259,6 +295,28 @@ class Poller:
                 "if this URL now serves another plugin on purpose, run it with force=true"
             )
         progress.manifest = manifest
+        stager = _Stager(self._engine, run_id, plugin.plugin_id)
+        try:
+            await self._walk(client, manifest, stager, progress, known)
+            await stager.flush()
+        finally:
+            await stager.settle()
+        ratio = self._settings.quarantine_max_ratio
+        if progress.fetched and progress.quarantined / progress.fetched > ratio:
+            raise TooManyInvalidEvents(
+                f"{progress.quarantined} of {progress.fetched} events failed validation "
+                f"(over QUARANTINE_MAX_RATIO={ratio:g})"
+            )
+
+    async def _walk(
+        self,
+        client: PluginClient,
+        manifest: Manifest,
+        stager: _Stager,
+        progress: _Progress,
+        known: dict[str, Any],
+    ) -> None:
+        """Follow the event pages, validating each and handing it to `stager`."""
         incremental = INCREMENTAL_SYNC in manifest.capabilities
         venue_ids = frozenset(venue.id for venue in manifest.venues)
         limit = min(self._settings.page_size, manifest.max_page_size)
@@ -295,8 +353,7 @@ class Poller:
                 if event.end is not None:
                     length = (event.end - event.start).total_seconds()
                     progress.longest_event = max(progress.longest_event, length)
-            await ingest.stage_events(self._engine, run_id, plugin.plugin_id, page.events)
-            await ingest.stage_removals(self._engine, run_id, page.removed_ids)
+            await stager.add(page.events, page.removed_ids)
             cursor = page.next_cursor
             if cursor is None:
                 progress.next_poll_after = page.next_poll_after
@@ -309,12 +366,6 @@ class Poller:
                     f"more than MAX_PAGES_PER_RUN={self._settings.max_pages_per_run} pages"
                 )
             seen_cursors.add(cursor)
-        ratio = self._settings.quarantine_max_ratio
-        if progress.fetched and progress.quarantined / progress.fetched > ratio:
-            raise TooManyInvalidEvents(
-                f"{progress.quarantined} of {progress.fetched} events failed validation "
-                f"(over QUARANTINE_MAX_RATIO={ratio:g})"
-            )
 
     def _interval(self, plugin: PluginConfig, manifest: dict[str, Any] | None) -> int:
         return schedule.effective_interval(

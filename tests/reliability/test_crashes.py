@@ -95,7 +95,7 @@ def test_sigkill_at_random_points_never_leaves_a_partial_apply(
     versioned: tuple[VersionedPlugin, str], tmp_path: Path
 ) -> None:
     plugin, url = versioned
-    plugin.fake.delay = 0.005
+    plugin.fake.delay = 0.02  # a run takes about a quarter of its 1 s interval
     db = tmp_path / "marquee.db"
     rng = random.Random(20261203)
     applied_versions = set()
@@ -105,7 +105,14 @@ def test_sigkill_at_random_points_never_leaves_a_partial_apply(
         with service(
             "base_service", f"http://127.0.0.1:{port}/healthz", log, **_base_env(db, url, port)
         ) as base:
-            time.sleep(rng.uniform(0.1, 3.0))  # the crash point: anywhere in the run cycle
+            if attempt % 4 == 3:  # certainly mid-run: two of a run's twelve pages served
+                served = len(plugin.fake.event_requests())
+                wait_until(
+                    lambda served=served: len(plugin.fake.event_requests()) >= served + 2,
+                    what="a run to be paging",
+                )
+            else:
+                time.sleep(rng.uniform(0.1, 3.0))  # the crash point: anywhere in the run cycle
             base.send_signal(signal.SIGKILL)
             base.wait(timeout=10)
         integrity, rows = _served(db)
