@@ -100,7 +100,7 @@ def temp_dir(prefix: str) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def plugin_server(
-    work: Path, hosts: Sequence[str], port: int, events: int, page_size: int
+    work: Path, hosts: Sequence[str], port: int, events: int, page_size: int, delay: float = 0.0
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run `plugin_server.py` on every host of `hosts` at `port`; wait until it listens."""
     hosts_file = work / "hosts.txt"
@@ -117,6 +117,8 @@ def plugin_server(
         str(events),
         "--page-size",
         str(page_size),
+        "--delay",
+        str(delay),
     ]
     with spawned(argv, log) as process:
         wait_http(process, f"http://{hosts[-1]}:{port}/v1/health", log)
@@ -296,7 +298,7 @@ def profiled(pid: int, output: Path | None, seconds: float | None = None) -> Ite
     if output is None:
         yield
         return
-    argv = ["py-spy", "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil"]
+    argv = ["py-spy", "record", "--pid", str(pid), "--rate", "250", "--nonblocking"]
     if seconds is not None:
         argv += ["--duration", str(int(seconds) + 1)]
     fmt = "raw" if output.suffix == ".txt" else "flamegraph"

@@ -97,6 +97,9 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, default=None, help="py-spy the base's runs: .svg or .txt"
     )
+    parser.add_argument(
+        "--plugin-delay", type=float, default=0.0, help="seconds the plugin takes per answer"
+    )
     parser.add_argument("--raw", nargs=3, metavar=("URL", "DB", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw:  # the baseline's child process
@@ -108,7 +111,9 @@ def main() -> None:
     for events in [int(value) for value in args.events.split(",")]:
         with common.temp_dir("marquee-p2-") as work:
             port = common.free_port(HOST)
-            with common.plugin_server(work, [HOST], port, events=events, page_size=1000):
+            with common.plugin_server(
+                work, [HOST], port, events=events, page_size=1000, delay=args.plugin_delay
+            ):
                 url = f"http://{HOST}:{port}"
                 results[events] = {
                     "baseline": baseline(work, url, events),

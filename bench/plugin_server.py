@@ -76,7 +76,8 @@ def _response(body: bytes, status: str = "200 OK") -> bytes:
 class Plugin:
     """The precomputed answers."""
 
-    def __init__(self, events: int, page_size: int) -> None:
+    def __init__(self, events: int, page_size: int, delay: float = 0.0) -> None:
+        self.delay = delay
         self.manifest = _response(json.dumps(manifest(page_size)).encode())
         self.health = _response(b'{"status": "ok", "detail": null}')
         self.pages = [_response(body) for body in pages(events, page_size)]
@@ -101,6 +102,8 @@ class Plugin:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 target = head.split(b" ", 2)[1].decode()
+                if self.delay:  # a source that takes time to answer, like a real one
+                    await asyncio.sleep(self.delay)
                 writer.write(self.answer(target))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -115,9 +118,10 @@ async def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--page-size", type=int, default=100)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args()
     hosts = args.hosts_file.read_text().split()
-    plugin = Plugin(args.events, args.page_size)
+    plugin = Plugin(args.events, args.page_size, args.delay)
     server = await asyncio.start_server(plugin.serve, hosts, args.port, backlog=4096)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
