@@ -65,7 +65,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().result_processor(dialect, coltype)
 
         def from_text(value: str | None) -> datetime | None:
-            return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+            # Parsing the offset is several times cheaper than `.replace(tzinfo=UTC)` after.
+            return None if value is None else datetime.fromisoformat(value + "+00:00")
 
         return from_text
 
