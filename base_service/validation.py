@@ -132,6 +132,8 @@ def _semantic_problem(event: Event, venue_ids: frozenset[str], nul_possible: boo
 
 def _storable(value: datetime) -> bool:
     """Whether an aware datetime is still a datetime in UTC (years 1 to 9999)."""
+    if 1 < value.year < 9999:  # an offset moves it by less than a day: only the edges overflow
+        return True
     try:
         value.astimezone(UTC)
     except OverflowError:

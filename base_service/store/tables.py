@@ -54,7 +54,8 @@ class UTCDateTime(TypeDecorator[datetime]):
                 return None
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            # "YYYY-MM-DD HH:MM:SS.ffffff+00:00", cut before the offset (always 26 characters).
+            return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
         return to_text
 
