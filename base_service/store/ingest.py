@@ -152,6 +152,7 @@ async def apply_run(
         and_(stored.plugin_id == plugin_id, stored.event_id == unique.c.event_id),
         isouter=True,
     )
+    staged_count = select(func.count()).where(staged.run_id == run_id).scalar_subquery()
     counts = (
         await conn.execute(
             select(
@@ -169,27 +170,31 @@ async def apply_run(
                         else_=0,
                     )
                 ),
+                staged_count,
             ).select_from(joined)
         )
     ).one()
-    unique_total, existing, changed = counts[0], counts[1], counts[2] or 0
-
-    staged_total = (
-        await conn.execute(select(func.count()).where(staged.run_id == run_id))
-    ).scalar_one()
-    duplicate_ids = (
-        (
-            await conn.execute(
-                select(staged.event_id)
-                .where(staged.run_id == run_id)
-                .group_by(staged.event_id)
-                .having(func.count() > 1)
-                .limit(20)
-            )
-        )
-        .scalars()
-        .all()
+    unique_total, existing, changed, staged_total = (
+        counts[0],
+        counts[1],
+        counts[2] or 0,
+        counts[3],
     )
+    duplicate_ids: Sequence[str] = []
+    if staged_total > unique_total:  # only then is there a duplicate to name
+        duplicate_ids = (
+            (
+                await conn.execute(
+                    select(staged.event_id)
+                    .where(staged.run_id == run_id)
+                    .group_by(staged.event_id)
+                    .having(func.count() > 1)
+                    .limit(20)
+                )
+            )
+            .scalars()
+            .all()
+        )
 
     if full_snapshot:
         seen = select(staged.event_id).where(staged.run_id == run_id)
