@@ -292,13 +292,15 @@ class RssSampler:
 def profiled(pid: int, output: Path | None, seconds: float | None = None) -> Iterator[None]:
     """Sample `pid` with py-spy while the block runs and write a flame graph (SVG) to `output`.
 
-    With `--format raw` beside it (`output` with `.txt`), the collapsed stacks can be grepped:
-    each line is one stack and its sample count. Nothing happens when `output` is None.
+    Only the thread holding the GIL is sampled: where the Python CPU goes, which is what
+    bounds these benchmarks (time in SQLite or the kernel, without the GIL, is left out).
+    With a `.txt` output the stacks are written collapsed, to grep: one stack and its sample
+    count per line. Nothing happens when `output` is None.
     """
     if output is None:
         yield
         return
-    argv = ["py-spy", "record", "--pid", str(pid), "--rate", "250", "--nonblocking"]
+    argv = ["py-spy", "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil"]
     if seconds is not None:
         argv += ["--duration", str(int(seconds) + 1)]
     fmt = "raw" if output.suffix == ".txt" else "flamegraph"
