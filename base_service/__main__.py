@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 
 import uvicorn
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
+from sqlalchemy.engine import make_url
 
 from base_service.api.app import create_app
 from base_service.config import Settings
 from base_service.logs import configure_logging
+from base_service.store.database import unreachable
 
 
 def _explain(exc: ValidationError) -> str:
@@ -39,6 +42,11 @@ def main() -> int:
     except SettingsError as exc:  # a value that is not even parseable, e.g. JSON
         print(_explain_unparseable(exc), file=sys.stderr)  # noqa: T201
         return 2
+    problem = asyncio.run(unreachable(settings.database_url))
+    if problem is not None:
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        print(f"marquee: cannot use the database {url}\n  {problem}", file=sys.stderr)  # noqa: T201
+        return 3
     configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),

@@ -98,6 +98,17 @@ def test_unparseable_json_names_the_variable() -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_an_unreachable_database_stops_start_up_in_one_sentence() -> None:
+    closed = free_port()  # nothing listens there
+    result = _start_with(
+        DATABASE_URL=f"postgresql+asyncpg://marquee:s3cret@127.0.0.1:{closed}/marquee"
+    )
+    assert result.returncode == 3
+    assert "cannot use the database postgresql+asyncpg://marquee:***@127.0.0.1" in result.stderr
+    assert "s3cret" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
     port = free_port()
     database = f"sqlite+aiosqlite:///{tmp_path / 'marquee.db'}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 from pathlib import Path
@@ -12,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from base_service.errors import ConfigError
@@ -104,6 +106,23 @@ def _upgrade(connection: Connection) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+async def unreachable(database_url: str, timeout: float = 15.0) -> str | None:
+    """Why the database cannot be used, in one line, or None: asked once before start-up so
+    that a wrong DATABASE_URL ends start-up with a sentence rather than a traceback."""
+    engine = create_engine(database_url)
+    try:
+        async with asyncio.timeout(timeout):
+            await ping(engine)
+    except TimeoutError:
+        return f"no answer within {timeout:g}s"
+    except (OSError, SQLAlchemyError) as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+    finally:
+        await engine.dispose()
+    return None
 
 
 async def ping(engine: AsyncEngine) -> None:
