@@ -115,13 +115,23 @@ class _Stager:
             await pending
 
     async def settle(self) -> None:
-        """Wait for the page in flight without raising: the run is ending anyway, and what it
-        staged must be written before the run's staging can be discarded."""
+        """End the page in flight, when the walk stopped early: the run is ending, and nothing
+        may be staged after its staging is discarded. Waits until the staging task is over
+        (rolled back) even if this task is cancelled meanwhile, then passes the cancel on."""
         pending, self._pending = self._pending, None
-        if pending is not None:
-            await asyncio.wait([pending])
-            if not pending.cancelled():
-                pending.exception()  # retrieved: the run's own error is the one to report
+        if pending is None:
+            return
+        pending.cancel()
+        cancelled = False
+        while not pending.done():
+            try:
+                await asyncio.wait([pending])
+            except asyncio.CancelledError:
+                cancelled = True
+        if not pending.cancelled():
+            pending.exception()  # retrieved: the run's own error is the one to report
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def _stage(self, events: list[Event], removed_ids: list[str]) -> None:
         await ingest.stage_events(self._engine, self._run_id, self._plugin_id, events)

@@ -97,8 +97,9 @@ def parse_page(body: bytes, venue_ids: frozenset[str]) -> Page:
         removed_ids=list(envelope.removed_ids),
         sync_token=envelope.sync_token,
     )
-    # JSON can carry a NUL only escaped; a page without one spares every event the scan.
-    nul_possible = b"\\u0000" in body
+    # UTF-8 JSON can carry a NUL only escaped; a page without the escape spares every event the
+    # scan. UTF-16 and UTF-32 bodies (which json.loads accepts) always hold zero bytes.
+    nul_possible = b"\\u0000" in body or b"\x00" in body
     for raw in document["events"]:
         try:
             event = Event.model_validate(raw)

@@ -8,6 +8,7 @@ deletes; the events served stay exactly as the last successful run left them.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,7 +52,7 @@ class ApplyCounts:
 
 def event_row(event: Event) -> dict[str, Any]:
     """Turn a validated contract event into the content columns of a stored row."""
-    return {
+    row: dict[str, Any] = {
         "venue_id": event.venue_id,
         "title": event.title,
         "start_at": event.start,
@@ -66,21 +67,49 @@ def event_row(event: Event) -> dict[str, Any]:
         "categories": event.categories,
         "performers": event.performers,
         "source_updated_at": event.updated_at,
-        "content_hash": content_hash(event),
     }
+    row["content_hash"] = content_hash(row)
+    return row
 
 
 def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def content_hash(event: Event) -> str:
-    """A digest of everything the plugin said about an event: equal digests, nothing changed.
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
-    The model's own JSON is canonical (fields in declaration order, however the plugin ordered
-    its keys) and is rendered by pydantic's core, which is what makes it cheap per event.
+
+_encode = json.JSONEncoder().encode
+
+
+def content_hash(row: dict[str, Any]) -> str:
+    """A digest of a row's content: equal digests, nothing changed.
+
+    Stored digests are compared with new ones run after run, so the canonical form must never
+    change: the row as JSON with sorted keys and ISO datetimes. It is spelled out key by key
+    (already in sorted order, datetimes already text), which lets the json module's C encoder
+    do all the work; `json.dumps(row, sort_keys=True, default=isoformat)` gives the same bytes.
     """
-    return hashlib.sha256(event.__pydantic_serializer__.to_json(event)).hexdigest()
+    canonical = _encode(
+        {
+            "all_day": row["all_day"],
+            "categories": row["categories"],
+            "description": row["description"],
+            "end_at": _iso(row["end_at"]),
+            "image_url": row["image_url"],
+            "performers": row["performers"],
+            "source_updated_at": _iso(row["source_updated_at"]),
+            "start_at": _iso(row["start_at"]),
+            "status": row["status"],
+            "ticket_url": row["ticket_url"],
+            "timezone": row["timezone"],
+            "title": row["title"],
+            "url": row["url"],
+            "venue_id": row["venue_id"],
+        }
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def stage_events(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service.generated.plugin_api import Event, Manifest
@@ -169,3 +171,33 @@ async def test_a_window_finds_long_events_still_going_on(engine: AsyncEngine) ->
         await conn.execute(update(plugins).values(max_event_seconds=3600))
     too_short = (await reads.list_events(engine, window, limit=10, after=None)).rows
     assert [row["event_id"] for row in too_short] == ["ev-3"]
+
+
+def _digest_as_always_stored(event: Event) -> str:
+    """The content digest every version has stored: the row's JSON, keys sorted."""
+    row = {k: v for k, v in ingest.event_row(event).items() if k != "content_hash"}
+    canonical = json.dumps(row, sort_keys=True, default=lambda value: value.isoformat())
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def test_events_stored_by_an_earlier_version_are_not_reported_changed(
+    engine: AsyncEngine,
+) -> None:
+    batch = [
+        *_events(0, 1, categories=["jazz", "late"]),
+        *_events(2, title="Café ☕", description=None, end=None),
+        *_events(3, updated_at="2026-11-30T10:00:00+01:00", performers=["Ana", "Bo"]),
+    ]
+    await _run(engine, batch)
+    async with engine.begin() as conn:  # the digests as an earlier version wrote them
+        for event in batch:
+            await conn.execute(
+                update(events)
+                .where(events.c.event_id == event.id)
+                .values(content_hash=_digest_as_always_stored(event))
+            )
+    counts = await _run(engine, batch, now=NOW + timedelta(hours=6))
+    async with engine.connect() as conn:
+        changed = set((await conn.execute(select(events.c.changed_at))).scalars())
+    assert counts.updated == 0
+    assert changed == {NOW}  # the feeds' DTSTAMP stays put

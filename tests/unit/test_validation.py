@@ -97,3 +97,14 @@ def test_unknown_time_zones_are_rejected_even_odd_ones() -> None:
     document["venues"] = [{"id": "hall", "name": "Hall", "timezone": "../../etc"}]
     with pytest.raises(ContractViolation, match="not an IANA time zone"):
         parse_manifest(json.dumps(document).encode())
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_nul_is_found_in_a_page_encoded_as_utf16_or_utf32(encoding: str) -> None:
+    # json.loads accepts these encodings; there the escape is not the bytes b"\\u0000".
+    body = json.dumps(
+        {"events": [make_event(0), make_event(1, title="Jazz\u0000Night")], "next_cursor": None}
+    ).encode(encoding)
+    page = parse_page(body, VENUES)
+    assert [event.id for event in page.events] == [make_event(0)["id"]]
+    assert [r.reason for r in page.rejected] == ["a text field contains a NUL character"]
