@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service.store import state
@@ -52,14 +52,18 @@ async def claim(
                 _free_or_expired(now),
             )
             .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=ttl))
-            .returning(
-                plugins.c.run_requested, plugins.c.force_requested, plugins.c.requested_trace_id
-            )
         )
-        claimed = result.one_or_none()
-        if claimed is None:
+        if result.rowcount != 1:
             return None
-        requested, force, trace_id = claimed
+        requested, force, trace_id = (
+            await conn.execute(
+                select(
+                    plugins.c.run_requested,
+                    plugins.c.force_requested,
+                    plugins.c.requested_trace_id,
+                ).where(plugins.c.plugin_id == plugin_id)
+            )
+        ).one()
         # Holding the lease, any run of this plugin still marked running belongs to a
         # replica that died: record it as abandoned and drop what it staged.
         await state.abandon_running(conn, now, runs.c.plugin_id == plugin_id)
