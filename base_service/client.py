@@ -14,7 +14,6 @@ import email.utils
 import json
 import logging
 import secrets
-import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,7 +57,7 @@ class HttpClients:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._tls = ssl.create_default_context()
+        self._tls = httpx.create_ssl_context()  # httpx's own trust: certifi, or SSL_CERT_FILE/DIR
 
     def new(self) -> httpx.AsyncClient:
         """A client for one run; close it when the run ends (`async with`)."""
