@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from base_service import __version__
 from base_service.api.deps import Services
-from base_service.api.middleware import RequestContext
+from base_service.api.middleware import HeadAsGet, RequestContext
 from base_service.api.openapi_doc import install_openapi
 from base_service.api.problems import install_problem_handlers
 from base_service.api.routes import events, health, ics, metrics_route, plugins, status_page, venues
@@ -70,6 +70,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         lifespan=lifespan,
     )
     app.add_middleware(RequestContext, metrics=metrics)
+    app.add_middleware(HeadAsGet)
     install_problem_handlers(app)
     for module in (events, ics, venues, plugins, health, metrics_route, status_page):
         app.include_router(module.router)

@@ -1,4 +1,5 @@
-"""Per-request context: a request id on every request and log line, and request metrics."""
+"""Request-level middleware: HEAD answered like GET without a body; a request id on every
+request and log line; request metrics."""
 
 from __future__ import annotations
 
@@ -49,3 +50,28 @@ class RequestContext:
                 time.perf_counter() - started
             )
             request_id_var.reset(token)
+
+
+class HeadAsGet:
+    """Answer HEAD as GET would, headers only (RFC 9110 asks every server for HEAD).
+
+    FastAPI routes declare GET alone, so HEAD would be 405: feed readers and link checkers
+    send HEAD to see whether a feed (its ETag, its length) changed without fetching it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self._app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return  # the rest of the body follows; send one empty end instead
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self._app({**scope, "method": "GET"}, receive, headers_only)

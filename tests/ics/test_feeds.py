@@ -221,3 +221,14 @@ def test_the_etag_moves_only_when_an_event_does(
         assert response.status_code == 200 and response.headers["etag"] != etag
         _, events = calendar(response)
         assert str(events[event_uid("fake", "b")]["STATUS"]) == "CANCELLED"
+
+
+def test_head_answers_like_get_without_a_body(client: httpx.Client) -> None:
+    for path in ("/v1/events.ics", "/v1/venues/fake/club/events.ics", "/v1/events", "/healthz"):
+        got, head = client.get(path), client.head(path)
+        assert (head.status_code, got.status_code) == (200, 200), path
+        assert head.content == b""
+        for name in ("content-type", "content-length", "etag"):
+            assert head.headers.get(name) == got.headers.get(name), (path, name)
+    assert client.head("/v1/nowhere").status_code == 404
+    assert client.head("/v1/plugins/fake/runs").status_code == 200  # GET there, POST too
