@@ -300,7 +300,10 @@ def profiled(pid: int, output: Path | None, seconds: float | None = None) -> Ite
     if output is None:
         yield
         return
-    argv = ["py-spy", "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil"]
+    # The py-spy beside this interpreter (the project's venv), else the one on PATH.
+    beside = Path(sys.executable).with_name("py-spy")
+    spy = str(beside) if beside.exists() else "py-spy"
+    argv = [spy, "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil"]
     if seconds is not None:
         argv += ["--duration", str(int(seconds) + 1)]
     fmt = "raw" if output.suffix == ".txt" else "flamegraph"

@@ -69,13 +69,14 @@ def alembic_config() -> Config:
 _MIGRATION_LOCK = 0x4D61727175656501
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema up to the newest migration; replicas starting together take turns."""
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the schema up to the newest migration (or to `revision`); replicas starting
+    together take turns."""
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Held to the end of this transaction; the others wait, then find nothing to do.
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        await conn.run_sync(_upgrade)
+        await conn.run_sync(_upgrade, revision)
 
 
 def lock_sqlite_file(database_url: str) -> IO[bytes] | None:
@@ -102,10 +103,10 @@ def lock_sqlite_file(database_url: str) -> IO[bytes] | None:
     return handle
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 async def unreachable(database_url: str, timeout: float = 15.0) -> str | None:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from base_service import event_json
 from base_service.errors import SnapshotShrunk
 from base_service.generated.plugin_api import Event, Manifest, Venue
 from base_service.store.sql import insert_for
@@ -51,7 +52,8 @@ class ApplyCounts:
 
 
 def event_row(event: Event) -> dict[str, Any]:
-    """Turn a validated contract event into the content columns of a stored row."""
+    """Turn a validated contract event into the content columns of a stored row (all but
+    `document`, which also needs the plugin and event ids)."""
     row: dict[str, Any] = {
         "venue_id": event.venue_id,
         "title": event.title,
@@ -122,6 +124,8 @@ async def stage_events(
         {"run_id": run_id, "plugin_id": plugin_id, "event_id": event.id, **event_row(event)}
         for event in batch
     ]
+    for row in rows:
+        row["document"] = event_json.document(row)
     async with engine.begin() as conn:
         await conn.execute(insert(staged_events), rows)
 

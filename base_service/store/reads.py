@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select, tuple_
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from base_service import event_json
 from base_service.store.tables import events, plugins, venues
 
 
@@ -58,8 +59,14 @@ def _conditions(filters: EventFilter) -> list[ColumnElement[bool]]:
     return where
 
 
-# What listings show (the feeds' DTSTAMP is `changed_at`); the content hash stays unread.
-_LISTED = [column for column in events.c if column.name != "content_hash"]
+# What listings show: every column for the feeds (their DTSTAMP is `changed_at`), or the
+# stored document and what runs change for the JSON API (see event_json.py). Both hold the
+# keyset (start, plugin, id). The content hash stays unread.
+ALL_COLUMNS = tuple(c for c in events.c if c.name not in ("content_hash", "document"))
+DOCUMENT_COLUMNS = tuple(
+    events.c[name]
+    for name in ("document", "start_at", "plugin_id", "event_id", *event_json.RUN_FIELDS)
+)
 
 
 @dataclass(frozen=True)
@@ -102,11 +109,16 @@ def _longest_event(facts: dict[str, RowMapping]) -> float | None:
 
 
 async def list_events(
-    engine: AsyncEngine, filters: EventFilter, *, limit: int, after: EventKey | None
+    engine: AsyncEngine,
+    filters: EventFilter,
+    *,
+    limit: int,
+    after: EventKey | None,
+    columns: Sequence[ColumnElement[Any]] = ALL_COLUMNS,
 ) -> Listing:
     """One page of events ordered by (start, plugin, id), in one connection."""
     c = events.c
-    query = select(*_LISTED).where(*_conditions(filters))
+    query = select(*columns).where(*_conditions(filters))
     if after is not None:
         query = query.where(tuple_(c.start_at, c.plugin_id, c.event_id) > tuple_(*after))
     query = query.order_by(c.start_at, c.plugin_id, c.event_id).limit(limit + 1)

@@ -100,6 +100,8 @@ def _event_content_columns() -> list[Column[object]]:
         Column("performers", JSON, nullable=False),
         Column("source_updated_at", UTCDateTime),
         Column("content_hash", String(64), nullable=False),
+        # The event's public JSON up to `updated_at`, rendered at staging (see event_json.py).
+        Column("document", Text, nullable=False),
     ]
 
 
@@ -196,9 +198,10 @@ events = Table(
     Column("last_run_id", Integer, nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
     Column("removed_at", UTCDateTime),
+    # Each filter's index ends in the listing order, so a page is read in order, not sorted.
     Index(None, "start_at", "plugin_id", "event_id"),
-    Index(None, "plugin_id", "venue_id", "start_at"),
-    Index(None, "venue_id", "start_at"),
+    Index(None, "plugin_id", "venue_id", "start_at", "event_id"),
+    Index(None, "venue_id", "start_at", "plugin_id", "event_id"),
 )
 
 venues = Table(

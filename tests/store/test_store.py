@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, TableClause, column, func, insert, select, update
+from sqlalchemy import table as sa_table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service.generated.plugin_api import Event, Manifest
@@ -201,3 +202,40 @@ async def test_events_stored_by_an_earlier_version_are_not_reported_changed(
         changed = set((await conn.execute(select(events.c.changed_at))).scalars())
     assert counts.updated == 0
     assert changed == {NOW}  # the feeds' DTSTAMP stays put
+
+
+def _first_schema(table: Table) -> TableClause:
+    """`table` as revision 0001 made it: without `document`."""
+    return sa_table(table.name, *(column(c.name, c.type) for c in table.c if c.name != "document"))
+
+
+async def test_upgrading_renders_the_documents_of_rows_stored_before(database_url: str) -> None:
+    """Events and staged rows written by the first schema get the document staging renders."""
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine, "0001")
+        batch = [
+            *_events(0, timezone="Asia/Tokyo", categories=["jazz"]),
+            *_events(1, title="Café ☕", end=None, updated_at="2030-01-01T10:00:00+01:00"),
+        ]
+        seen = {"first_seen_at": NOW, "last_seen_at": NOW, "last_run_id": 1, "changed_at": NOW}
+        async with engine.begin() as conn:
+            for event in batch:
+                content = {"plugin_id": "p", "event_id": event.id, **ingest.event_row(event)}
+                await conn.execute(insert(_first_schema(events)), {**content, **seen})
+                await conn.execute(insert(_first_schema(staged_events)), {"run_id": 1, **content})
+        await migrate(engine)
+        await ingest.stage_events(engine, 2, "p", batch)  # what this version renders
+        async with engine.connect() as conn:
+            stored = (await conn.execute(select(events))).mappings().all()
+            staged = (await conn.execute(select(staged_events))).mappings().all()
+    finally:
+        await engine.dispose()
+    rendered = {row["event_id"]: row["document"] for row in staged if row["run_id"] == 2}
+    assert {row["event_id"]: row["document"] for row in stored} == rendered
+    assert {row["event_id"]: row["document"] for row in staged if row["run_id"] == 1} == rendered
+    documents = {event_id: json.loads(document) for event_id, document in rendered.items()}
+    assert documents["ev-0"]["start"] == "2030-01-02T05:00:00+09:00"
+    assert documents["ev-0"]["categories"] == ["jazz"]
+    assert documents["ev-1"]["title"] == "Café ☕"
+    assert documents["ev-1"]["updated_at"] == "2030-01-01T09:00:00Z"

@@ -1,0 +1,120 @@
+"""event documents, and indexes in listing order
+
+Every event (stored or staged) gains `document`, its public JSON rendered once at staging, so a
+listing no longer builds it column by column. Existing rows are rendered here, in batches.
+The venue and plugin-venue indexes end in the listing order (start, plugin, id), so a filtered
+page is read in order instead of sorted.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-04
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from base_service import event_json
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_BATCH = 1000
+_DATETIMES = ("start_at", "end_at", "source_updated_at")
+
+
+def _table(name: str, *keys: str) -> sa.Table:
+    """The columns the rendering reads, as this revision knows them."""
+    types: dict[str, Any] = {"categories": sa.JSON, "performers": sa.JSON, "all_day": sa.Boolean}
+    types.update(dict.fromkeys(_DATETIMES, sa.DateTime))
+    names = dict.fromkeys([*keys, *(column for column, _ in event_json.CONTENT_FIELDS)])
+    return sa.table(
+        name,
+        *(sa.column(column, types.get(column)) for column in names),
+        sa.column("document", sa.Text),
+    )
+
+
+def _stored_form(row: sa.RowMapping) -> dict[str, Any]:
+    fields = dict(row)
+    for column in _DATETIMES:  # naive UTC in the database, on both dialects
+        value: datetime | None = fields[column]
+        fields[column] = None if value is None else value.replace(tzinfo=UTC)
+    return fields
+
+
+def _render(table: sa.Table, keys: Sequence[str]) -> None:
+    """Fill `document` for every row of `table`, walking it in key order."""
+    connection = op.get_bind()
+    key = sa.tuple_(*(table.c[name] for name in keys))
+    read = (
+        sa.select(*(c for c in table.c if c.name != "document"))
+        .order_by(*(table.c[name] for name in keys))
+        .limit(_BATCH)
+    )
+    write = (
+        sa.update(table)
+        .where(*(table.c[name] == sa.bindparam(f"key_{name}") for name in keys))
+        .values(document=sa.bindparam("new_document"))
+    )
+    after: tuple[Any, ...] | None = None
+    while True:
+        query = read if after is None else read.where(key > sa.tuple_(*after))
+        rows = connection.execute(query).mappings().all()
+        if not rows:
+            return
+        connection.execute(
+            write,
+            [
+                {
+                    **{f"key_{name}": row[name] for name in keys},
+                    "new_document": event_json.document(_stored_form(row)),
+                }
+                for row in rows
+            ],
+        )
+        after = tuple(rows[-1][name] for name in keys)
+
+
+def upgrade() -> None:
+    for name in ("events", "staged_events"):
+        with op.batch_alter_table(name, schema=None) as batch_op:
+            batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+    _render(_table("events", "plugin_id", "event_id"), ["plugin_id", "event_id"])
+    _render(_table("staged_events", "seq", "plugin_id", "event_id"), ["seq"])
+    with op.batch_alter_table("staged_events", schema=None) as batch_op:
+        batch_op.alter_column("document", existing_type=sa.Text(), nullable=False)
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.alter_column("document", existing_type=sa.Text(), nullable=False)
+        batch_op.drop_index("ix_events_plugin_id_venue_id_start_at")
+        batch_op.drop_index("ix_events_venue_id_start_at")
+        batch_op.create_index(
+            batch_op.f("ix_events_plugin_id_venue_id_start_at_event_id"),
+            ["plugin_id", "venue_id", "start_at", "event_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_events_venue_id_start_at_plugin_id_event_id"),
+            ["venue_id", "start_at", "plugin_id", "event_id"],
+            unique=False,
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_events_venue_id_start_at_plugin_id_event_id"))
+        batch_op.drop_index(batch_op.f("ix_events_plugin_id_venue_id_start_at_event_id"))
+        batch_op.create_index("ix_events_venue_id_start_at", ["venue_id", "start_at"], unique=False)
+        batch_op.create_index(
+            "ix_events_plugin_id_venue_id_start_at",
+            ["plugin_id", "venue_id", "start_at"],
+            unique=False,
+        )
+        batch_op.drop_column("document")
+    with op.batch_alter_table("staged_events", schema=None) as batch_op:
+        batch_op.drop_column("document")

@@ -1,0 +1,108 @@
+"""The public event JSON assembled from stored documents is the `EventPage` the API promises."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from base_service import event_json
+from base_service.api.schemas import EventPage
+
+START = datetime(2030, 3, 30, 23, 30, 0, 123456, tzinfo=UTC)
+
+
+def _row(**fields: Any) -> dict[str, Any]:
+    """A row in the stored form: UTC datetimes, JSON lists, plain strings."""
+    row: dict[str, Any] = {
+        "plugin_id": "ics",
+        "event_id": "ev-1",
+        "venue_id": "hall",
+        "title": "Show",
+        "start_at": START,
+        "end_at": START + timedelta(hours=2),
+        "all_day": False,
+        "timezone": None,
+        "status": "scheduled",
+        "url": None,
+        "description": None,
+        "image_url": None,
+        "ticket_url": None,
+        "categories": [],
+        "performers": [],
+        "source_updated_at": None,
+        "first_seen_at": START - timedelta(days=3),
+        "last_seen_at": START - timedelta(days=1),
+        "last_run_id": 7,
+        "removed_at": None,
+    }
+    row.update(fields)
+    row["document"] = event_json.document(row)
+    return row
+
+
+ROWS = [
+    _row(),
+    # Just after its zone moved to summer time: served at +01:00, stored in UTC.
+    _row(
+        event_id="lisbon",
+        timezone="Europe/Lisbon",
+        start_at=START + timedelta(hours=2),
+        end_at=None,
+    ),
+    _row(event_id="tokyo", timezone="Asia/Tokyo", all_day=True, status="cancelled"),
+    _row(event_id="unknown-zone", timezone="Mars/Olympus"),
+    _row(
+        event_id='quote"and\\slash',
+        title='Café ☕ "late"\n<script>',
+        description="Line\u2028break",
+        url="https://example.org/e?a=1&b=2",
+        image_url="https://example.org/i.png",
+        ticket_url="https://tickets.example.org/1",
+        categories=["jazz", "late"],
+        performers=["Ana", "Bo"],
+        source_updated_at=datetime(2030, 1, 1, 9, tzinfo=timezone(timedelta(hours=1))),
+    ),
+    _row(event_id="removed", removed_at=START),
+    _row(plugin_id="other", event_id="stale-one"),
+]
+
+
+def _page(stale: dict[str, bool], cursor: str | None) -> bytes:
+    return event_json.page(ROWS, stale, cursor)
+
+
+@pytest.mark.parametrize("cursor", [None, 'abc"def'])
+def test_an_assembled_page_is_the_model_serialised(cursor: str | None) -> None:
+    body = _page({"other": True}, cursor)
+    model = EventPage.model_validate_json(body)
+    assert model.model_dump_json().encode() == body
+    assert model.next_cursor == cursor
+
+
+def test_times_are_served_in_the_events_zone_and_updated_at_in_utc() -> None:
+    items = {item["id"]: item for item in json.loads(_page({}, None))["items"]}
+    assert items["ev-1"]["start"] == "2030-03-30T23:30:00.123456Z"
+    assert items["lisbon"]["start"] == "2030-03-31T02:30:00.123456+01:00"
+    assert items["lisbon"]["end"] is None
+    assert items["tokyo"]["start"] == "2030-03-31T08:30:00.123456+09:00"
+    assert items["unknown-zone"]["start"] == "2030-03-30T23:30:00.123456Z"
+    assert items['quote"and\\slash']["updated_at"] == "2030-01-01T08:00:00Z"
+
+
+def test_run_fields_and_freshness_come_from_the_row_not_the_document() -> None:
+    items = json.loads(_page({"other": True}, None))["items"]
+    by_id = {item["id"]: item for item in items}
+    assert [item["id"] for item in items] == [row["event_id"] for row in ROWS]
+    assert by_id["removed"]["removed_at"] == "2030-03-30T23:30:00.123456Z"
+    assert by_id["ev-1"]["last_run_id"] == 7
+    assert by_id["ev-1"]["first_seen_at"] == "2030-03-27T23:30:00.123456Z"
+    assert [item["id"] for item in items if item["stale"]] == ["stale-one"]
+    fields = list(EventPage.model_json_schema()["$defs"]["EventOut"]["properties"])
+    assert all(list(item) == fields for item in items)
+
+
+def test_an_empty_page() -> None:
+    assert json.loads(event_json.page([], {}, None)) == {"items": [], "next_cursor": None}
