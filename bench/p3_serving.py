@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import re
 import shutil
 import sqlite3
@@ -29,6 +30,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
+
+from base_service import event_json
 
 VENUES = 100
 YEAR = datetime(2031, 1, 1, tzinfo=UTC)
@@ -46,49 +49,60 @@ request = function()
 end
 """
 COLUMNS = (
-    "plugin_id, event_id, venue_id, title, start_at, end_at, all_day, timezone, status, url,"
-    " description, image_url, ticket_url, categories, performers, source_updated_at,"
-    " content_hash, first_seen_at, last_seen_at, last_run_id, changed_at, removed_at"
+    *("plugin_id", "event_id", "venue_id", "title", "start_at", "end_at", "all_day", "timezone"),
+    *("status", "url", "description", "image_url", "ticket_url", "categories", "performers"),
+    *("source_updated_at", "content_hash", "document", "first_seen_at", "last_seen_at"),
+    *("last_run_id", "changed_at", "removed_at"),
 )
 
 
 def fill(database: Path, count: int) -> None:
-    """Write `count` events of one plugin across VENUES venues over a year."""
+    """Write `count` events of one plugin across VENUES venues over a year, each with the
+    public JSON document staging renders for it."""
     now = common.sql_time(datetime.now(UTC))
     step = timedelta(days=365) / count
-    insert = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 22)})"
+    insert = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
     with contextlib.closing(sqlite3.connect(database)) as db:
         db.execute("PRAGMA synchronous=OFF")
         for first in range(0, count, 50_000):
             rows = []
             for n in range(first, min(first + 50_000, count)):
                 start = YEAR + step * n
-                rows.append(
-                    (
-                        "bench",
-                        f"ev-{n:07d}",
-                        f"v{n % VENUES:03d}",
-                        f"Show number {n} with a title of a realistic length",
-                        common.sql_time(start),
-                        common.sql_time(start + timedelta(hours=2)),
-                        0,
-                        "Europe/Lisbon",
-                        "scheduled",
-                        f"https://venue.example/shows/{n}",
-                        "An evening of music. Doors open an hour before; seated; all ages.",
-                        None,
-                        None,
-                        '["music", "live"]',
-                        f'["Band {n % 97}"]',
-                        None,
-                        hashlib.sha256(str(n).encode()).hexdigest(),
-                        now,
-                        now,
-                        1,
-                        now,
-                        None,
-                    )
-                )
+                content: dict[str, Any] = {
+                    "plugin_id": "bench",
+                    "event_id": f"ev-{n:07d}",
+                    "venue_id": f"v{n % VENUES:03d}",
+                    "title": f"Show number {n} with a title of a realistic length",
+                    "start_at": start,
+                    "end_at": start + timedelta(hours=2),
+                    "all_day": False,
+                    "timezone": "Europe/Lisbon",
+                    "status": "scheduled",
+                    "url": f"https://venue.example/shows/{n}",
+                    "description": "An evening of music. Doors open an hour before; seated; all "
+                    "ages.",
+                    "image_url": None,
+                    "ticket_url": None,
+                    "categories": ["music", "live"],
+                    "performers": [f"Band {n % 97}"],
+                    "source_updated_at": None,
+                }
+                stored = {
+                    **content,
+                    "start_at": common.sql_time(content["start_at"]),
+                    "end_at": common.sql_time(content["end_at"]),
+                    "all_day": 0,
+                    "categories": json.dumps(content["categories"]),
+                    "performers": json.dumps(content["performers"]),
+                    "content_hash": hashlib.sha256(str(n).encode()).hexdigest(),
+                    "document": event_json.document(content),
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                    "last_run_id": 1,
+                    "changed_at": now,
+                    "removed_at": None,
+                }
+                rows.append(tuple(stored[name] for name in COLUMNS))
             db.executemany(insert, rows)
         db.commit()
         db.execute("ANALYZE")

@@ -20,7 +20,7 @@ from base_service.config import Settings
 from base_service.metrics import Metrics
 from base_service.poller import Poller
 from base_service.scheduler import Scheduler
-from base_service.store.database import create_engine, lock_sqlite_file, migrate
+from base_service.store.database import Reader, create_engine, lock_sqlite_file, migrate
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +40,19 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         sqlite_lock = lock_sqlite_file(settings.database_url)
         engine = create_engine(settings.database_url)
         await migrate(engine)
+        reader = Reader(engine)
         poller = Poller(engine, HttpClients(settings), settings, clock, metrics)
         scheduler = Scheduler(
             settings.plugins(), poller, engine, settings, clock, alone=sqlite_lock is not None
         )
         await scheduler.start()
         app.state.services = Services(
-            settings=settings, engine=engine, scheduler=scheduler, poller=poller, metrics=metrics
+            settings=settings,
+            engine=engine,
+            reader=reader,
+            scheduler=scheduler,
+            poller=poller,
+            metrics=metrics,
         )
         logger.info(
             "base service started",
@@ -58,6 +64,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
             yield
         finally:
             await scheduler.stop(settings.shutdown_grace_seconds)
+            reader.dispose()
             await engine.dispose()
             if sqlite_lock is not None:
                 sqlite_lock.close()

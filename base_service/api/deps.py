@@ -1,4 +1,8 @@
-"""What request handlers reach: the long-lived services the lifespan built, and admin auth."""
+"""What request handlers reach: the long-lived services the lifespan built, and admin auth.
+
+Dependencies are `async def` although none awaits: FastAPI runs a plain `def` dependency in
+its thread pool, a hop to another thread and back on every request that uses it.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from base_service.config import Settings
 from base_service.metrics import Metrics
 from base_service.poller import Poller
 from base_service.scheduler import Scheduler
+from base_service.store.database import Reader
 
 
 @dataclass(frozen=True)
@@ -23,12 +28,13 @@ class Services:
 
     settings: Settings
     engine: AsyncEngine
+    reader: Reader  # the hot reads (listings, freshness), in one hop each
     scheduler: Scheduler
     poller: Poller
     metrics: Metrics
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The app's services."""
     services: Services = request.app.state.services
     return services
@@ -38,7 +44,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 _bearer = HTTPBearer(auto_error=False, description="The operator's ADMIN_TOKEN.")
 
 
-def require_admin(
+async def require_admin(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

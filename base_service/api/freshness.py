@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service.config import Settings
 from base_service.schedule import effective_interval
 from base_service.store import reads
+from base_service.store.database import Reader
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,9 @@ class Freshness:
     stale: bool
 
 
-async def load_freshness(
-    engine: AsyncEngine, settings: Settings, now: datetime
-) -> dict[str, Freshness]:
+async def load_freshness(reader: Reader, settings: Settings, now: datetime) -> dict[str, Freshness]:
     """The freshness of every plugin with stored state, read from the store."""
-    async with engine.connect() as conn:
-        return freshness(await reads.plugin_facts(conn), settings, now)
+    return freshness(await reader.run(reads.plugin_facts), settings, now)
 
 
 def freshness(

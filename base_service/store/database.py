@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import pydantic_core
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -20,6 +23,7 @@ from base_service.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def _to_json(value: Any) -> str:
@@ -46,6 +50,58 @@ def create_engine(database_url: str) -> AsyncEngine:
     engine = create_async_engine(url, connect_args={"timeout": 30}, **_JSON_CODEC)
     event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine
+
+
+class Reader:
+    """Runs a read, written as a plain function of a `Connection`, whole and in one hop.
+
+    Through aiosqlite every step of a query (checkout, execute, fetch, rollback) is a round
+    trip to the connection's own thread, about 70 µs each: an event listing spent more time
+    in those hops than in SQLite. So on an SQLite file a read runs on a synchronous engine
+    over the same file (WAL lets it read beside the async engine's writes), in a small pool
+    of threads of its own: few threads keep their connections' page caches warm and contend
+    less for the GIL than the event loop's default executor (measured: 400 against 200
+    listings/s under 50 clients). On other databases, whose drivers are natively async, a
+    read runs through the async engine's `run_sync`.
+    """
+
+    THREADS = 2  # one slow read (a text search scans) does not hold up every other
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        url = engine.url
+        self._sync: Engine | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            self._sync = create_sync_engine(
+                url.set(drivername="sqlite+pysqlite"),
+                connect_args={"timeout": 30, "check_same_thread": False},
+                pool_size=self.THREADS,
+                **_JSON_CODEC,
+            )
+            event.listen(self._sync, "connect", _tune_sqlite)
+            self._threads = ThreadPoolExecutor(self.THREADS, thread_name_prefix="reader")
+
+    async def run(self, read: Callable[..., T], *args: Any) -> T:
+        """`read(connection, *args)`, in a connection of its own."""
+        if self._threads is None:
+            async with self._engine.connect() as conn:
+                return await conn.run_sync(read, *args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self._run_sync, read, *args)
+
+    def _run_sync(self, read: Callable[..., T], *args: Any) -> T:
+        assert self._sync is not None
+        with self._sync.connect() as conn:
+            return read(conn, *args)
+
+    def dispose(self) -> None:
+        """Stop the threads and close the connections the reader holds (the async engine is
+        its owner's)."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+        if self._sync is not None:
+            self._sync.dispose()
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

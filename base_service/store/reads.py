@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select, tuple_
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service import event_json
+from base_service.store.database import Reader
 from base_service.store.tables import events, plugins, venues
 
 
@@ -91,12 +92,11 @@ def _facts_query(plugin_id: str | None) -> Select[Any]:
     return query if plugin_id is None else query.where(c.plugin_id == plugin_id)
 
 
-async def plugin_facts(
-    conn: AsyncConnection, plugin_id: str | None = None
-) -> dict[str, RowMapping]:
+def plugin_facts(conn: Connection, plugin_id: str | None = None) -> dict[str, RowMapping]:
     """What listings need to know about every (or one) plugin, by id: its last success,
-    failures in a row and declared interval (for freshness), and its longest event."""
-    rows = (await conn.execute(_facts_query(plugin_id))).mappings().all()
+    failures in a row and declared interval (for freshness), and its longest event.
+    A read for `Reader.run`."""
+    rows = conn.execute(_facts_query(plugin_id)).mappings().all()
     return {row["plugin_id"]: row for row in rows}
 
 
@@ -109,7 +109,7 @@ def _longest_event(facts: dict[str, RowMapping]) -> float | None:
 
 
 async def list_events(
-    engine: AsyncEngine,
+    reader: Reader,
     filters: EventFilter,
     *,
     limit: int,
@@ -117,20 +117,29 @@ async def list_events(
     columns: Sequence[ColumnElement[Any]] = ALL_COLUMNS,
 ) -> Listing:
     """One page of events ordered by (start, plugin, id), in one connection."""
+    return await reader.run(_list_events, filters, limit, after, columns)
+
+
+def _list_events(
+    conn: Connection,
+    filters: EventFilter,
+    limit: int,
+    after: EventKey | None,
+    columns: Sequence[ColumnElement[Any]],
+) -> Listing:
     c = events.c
     query = select(*columns).where(*_conditions(filters))
     if after is not None:
         query = query.where(tuple_(c.start_at, c.plugin_id, c.event_id) > tuple_(*after))
     query = query.order_by(c.start_at, c.plugin_id, c.event_id).limit(limit + 1)
-    async with engine.connect() as conn:
-        facts = await plugin_facts(conn, filters.plugin_id)
-        if filters.start is not None:
-            # "Still going on at `from`" cannot use an index by itself; knowing the longest
-            # event bounds the start from below, so the query walks only the window.
-            longest = _longest_event(facts)
-            if longest is not None:
-                query = query.where(c.start_at >= filters.start - timedelta(seconds=longest))
-        rows = list((await conn.execute(query)).mappings().all())
+    facts = plugin_facts(conn, filters.plugin_id)
+    if filters.start is not None:
+        # "Still going on at `from`" cannot use an index by itself; knowing the longest
+        # event bounds the start from below, so the query walks only the window.
+        longest = _longest_event(facts)
+        if longest is not None:
+            query = query.where(c.start_at >= filters.start - timedelta(seconds=longest))
+    rows = list(conn.execute(query).mappings().all())
     if len(rows) <= limit:
         return Listing(rows, None, facts)
     last = rows[limit - 1]

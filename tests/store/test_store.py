@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service.generated.plugin_api import Event, Manifest
 from base_service.store import ingest, reads, state
-from base_service.store.database import create_engine, migrate
+from base_service.store.database import Reader, create_engine, migrate
 from base_service.store.tables import events, metadata, staged_events
 from tests.support.fake_plugin import FakePlugin, make_event
 
@@ -31,6 +31,14 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await state.register_plugins(engine, [("p", "http://p", NOW)], NOW)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+def reader(engine: AsyncEngine) -> Iterator[Reader]:
+    """Listings read as the API reads them: on SQLite, through the synchronous twin engine."""
+    reader = Reader(engine)
+    yield reader
+    reader.dispose()
 
 
 def _events(*numbers: int, **fields: object) -> list[Event]:
@@ -119,14 +127,14 @@ async def test_interrupted_runs_are_swept(engine: AsyncEngine) -> None:
     assert await _stored(engine) == {}
 
 
-async def test_keyset_pages_cover_everything_once(engine: AsyncEngine) -> None:
+async def test_keyset_pages_cover_everything_once(engine: AsyncEngine, reader: Reader) -> None:
     await _run(
         engine, _events(*range(7)), _events(7, 8, title="Same start", start=make_event(3)["start"])
     )
     seen: list[str] = []
     after = None
     while True:
-        listing = await reads.list_events(engine, reads.EventFilter(), limit=2, after=after)
+        listing = await reads.list_events(reader, reads.EventFilter(), limit=2, after=after)
         rows, after = listing.rows, listing.next_key
         seen.extend(row["event_id"] for row in rows)
         if after is None:
@@ -135,24 +143,26 @@ async def test_keyset_pages_cover_everything_once(engine: AsyncEngine) -> None:
     assert len(seen) == 9
 
 
-async def test_filters(engine: AsyncEngine) -> None:
+async def test_filters(engine: AsyncEngine, reader: Reader) -> None:
     await _run(engine, _events(0, 1, 2) + _events(3, status="cancelled", title="Jazz night"))
     window = reads.EventFilter(
         start=datetime(2030, 1, 2, 21, tzinfo=UTC), end=datetime(2030, 1, 4, tzinfo=UTC)
     )
-    rows = (await reads.list_events(engine, window, limit=10, after=None)).rows
+    rows = (await reads.list_events(reader, window, limit=10, after=None)).rows
     assert [row["event_id"] for row in rows] == ["ev-1", "ev-2"]  # ev-1 still going on at 21:00
     cancelled = reads.EventFilter(statuses=["cancelled"])
-    rows = (await reads.list_events(engine, cancelled, limit=10, after=None)).rows
+    rows = (await reads.list_events(reader, cancelled, limit=10, after=None)).rows
     assert [row["event_id"] for row in rows] == ["ev-3"]
     text = reads.EventFilter(text="JAZZ")
-    rows = (await reads.list_events(engine, text, limit=10, after=None)).rows
+    rows = (await reads.list_events(reader, text, limit=10, after=None)).rows
     assert [row["event_id"] for row in rows] == ["ev-3"]
     literal = reads.EventFilter(text="100%")
-    assert (await reads.list_events(engine, literal, limit=10, after=None)).rows == []
+    assert (await reads.list_events(reader, literal, limit=10, after=None)).rows == []
 
 
-async def test_a_window_finds_long_events_still_going_on(engine: AsyncEngine) -> None:
+async def test_a_window_finds_long_events_still_going_on(
+    engine: AsyncEngine, reader: Reader
+) -> None:
     from sqlalchemy import update
 
     from base_service.store.tables import plugins
@@ -162,15 +172,15 @@ async def test_a_window_finds_long_events_still_going_on(engine: AsyncEngine) ->
     )
     await _run(engine, [festival, *_events(1, 2, 3)])
     window = reads.EventFilter(start=datetime(2030, 1, 4, tzinfo=UTC))
-    unknown = (await reads.list_events(engine, window, limit=10, after=None)).rows
+    unknown = (await reads.list_events(reader, window, limit=10, after=None)).rows
     async with engine.begin() as conn:  # what a successful run records: the longest event
         await conn.execute(update(plugins).values(max_event_seconds=4 * 86400 + 1))
-    bounded = (await reads.list_events(engine, window, limit=10, after=None)).rows
+    bounded = (await reads.list_events(reader, window, limit=10, after=None)).rows
     assert [row["event_id"] for row in unknown] == ["festival", "ev-3"]
     assert [row["event_id"] for row in bounded] == ["festival", "ev-3"]
     async with engine.begin() as conn:  # a bound too short would lose the festival
         await conn.execute(update(plugins).values(max_event_seconds=3600))
-    too_short = (await reads.list_events(engine, window, limit=10, after=None)).rows
+    too_short = (await reads.list_events(reader, window, limit=10, after=None)).rows
     assert [row["event_id"] for row in too_short] == ["ev-3"]
 
 

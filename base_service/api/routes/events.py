@@ -47,7 +47,7 @@ Instant = Annotated[
 ]
 
 
-def event_filter(
+async def event_filter(
     start: Annotated[
         Instant | None,
         Query(alias="from", description="Only events still going on at or after this instant."),
@@ -97,7 +97,7 @@ async def event_page(
     the stored documents (see event_json.py) rather than built and validated model by model."""
     after = decode_cursor(cursor) if cursor else None
     listing = await reads.list_events(
-        services.engine, filters, limit=limit, after=after, columns=reads.DOCUMENT_COLUMNS
+        services.reader, filters, limit=limit, after=after, columns=reads.DOCUMENT_COLUMNS
     )
     fresh = freshness(listing.plugins, services.settings, datetime.now(UTC))
     stale = {plugin_id: facts.stale for plugin_id, facts in fresh.items()}

@@ -125,7 +125,7 @@ async def _feed(
     """Render the feed; `venues` when the caller already read them."""
     if filters.start is None and filters.end is None:
         filters = replace(filters, start=_now() - DEFAULT_PAST)
-    listing = await reads.list_events(services.engine, filters, limit=limit, after=None)
+    listing = await reads.list_events(services.reader, filters, limit=limit, after=None)
     rows, more = listing.rows, listing.next_key
     if venues is None:
         venues = await reads.list_venues(services.engine, filters.plugin_id, filters.venue_id)

@@ -70,7 +70,7 @@ async def plugin_views(services: ServicesDep) -> list[PluginOut]:
         for run in await state.run_rows(services.engine, run_ids=run_ids, limit=len(run_ids) or 1)
     }
     now = datetime.now(UTC)
-    fresh = await load_freshness(services.engine, services.settings, now)
+    fresh = await load_freshness(services.reader, services.settings, now)
     views = []
     for plugin in services.settings.plugins():
         row = rows.get(plugin.plugin_id)

@@ -33,7 +33,7 @@ def _venue(row: RowMapping, fresh: dict[str, Freshness]) -> VenueOut:
 @router.get("/v1/venues", summary="List venues")
 async def list_venues(services: ServicesDep) -> VenueList:
     """Every venue of every plugin."""
-    fresh = await load_freshness(services.engine, services.settings, datetime.now(UTC))
+    fresh = await load_freshness(services.reader, services.settings, datetime.now(UTC))
     rows = await reads.list_venues(services.engine)
     return VenueList(items=[_venue(row, fresh) for row in rows])
 
@@ -44,5 +44,5 @@ async def get_venue(services: ServicesDep, plugin_id: str, venue_id: str) -> Ven
     rows = await reads.list_venues(services.engine, plugin_id, venue_id)
     if not rows:
         raise ProblemError(404, f"no venue {venue_id!r} from plugin {plugin_id!r}")
-    fresh = await load_freshness(services.engine, services.settings, datetime.now(UTC))
+    fresh = await load_freshness(services.reader, services.settings, datetime.now(UTC))
     return _venue(rows[0], fresh)
