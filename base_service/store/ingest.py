@@ -8,7 +8,6 @@ deletes; the events served stay exactly as the last successful run left them.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,10 +50,12 @@ class ApplyCounts:
     duplicate_count: int
 
 
-def event_row(event: Event) -> dict[str, Any]:
-    """Turn a validated contract event into the content columns of a stored row (all but
-    `document`, which also needs the plugin and event ids)."""
+def event_row(plugin_id: str, event: Event) -> dict[str, Any]:
+    """Turn a validated contract event into a stored row: its ids, content columns, public
+    document, and the document's digest (equal digests, nothing a client sees changed)."""
     row: dict[str, Any] = {
+        "plugin_id": plugin_id,
+        "event_id": event.id,
         "venue_id": event.venue_id,
         "title": event.title,
         "start_at": event.start,
@@ -70,7 +71,8 @@ def event_row(event: Event) -> dict[str, Any]:
         "performers": event.performers,
         "source_updated_at": event.updated_at,
     }
-    row["content_hash"] = content_hash(row)
+    row["document"] = event_json.document(row)
+    row["content_hash"] = content_hash(row["document"])
     return row
 
 
@@ -78,40 +80,9 @@ def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-_encode = json.JSONEncoder().encode
-
-
-def content_hash(row: dict[str, Any]) -> str:
-    """A digest of a row's content: equal digests, nothing changed.
-
-    Stored digests are compared with new ones run after run, so the canonical form must never
-    change: the row as JSON with sorted keys and ISO datetimes. It is spelled out key by key
-    (already in sorted order, datetimes already text), which lets the json module's C encoder
-    do all the work; `json.dumps(row, sort_keys=True, default=isoformat)` gives the same bytes.
-    """
-    canonical = _encode(
-        {
-            "all_day": row["all_day"],
-            "categories": row["categories"],
-            "description": row["description"],
-            "end_at": _iso(row["end_at"]),
-            "image_url": row["image_url"],
-            "performers": row["performers"],
-            "source_updated_at": _iso(row["source_updated_at"]),
-            "start_at": _iso(row["start_at"]),
-            "status": row["status"],
-            "ticket_url": row["ticket_url"],
-            "timezone": row["timezone"],
-            "title": row["title"],
-            "url": row["url"],
-            "venue_id": row["venue_id"],
-        }
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def content_hash(document: str) -> str:
+    """The digest stored beside an event: of its document, which holds all of its content."""
+    return hashlib.sha256(document.encode()).hexdigest()
 
 
 async def stage_events(
@@ -120,12 +91,7 @@ async def stage_events(
     """Stage one page of validated events for a run, in its own short transaction."""
     if not batch:
         return
-    rows = [
-        {"run_id": run_id, "plugin_id": plugin_id, "event_id": event.id, **event_row(event)}
-        for event in batch
-    ]
-    for row in rows:
-        row["document"] = event_json.document(row)
+    rows = [{"run_id": run_id, **event_row(plugin_id, event)} for event in batch]
     async with engine.begin() as conn:
         await conn.execute(insert(staged_events), rows)
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -163,7 +164,6 @@ async def test_filters(engine: AsyncEngine, reader: Reader) -> None:
 async def test_a_window_finds_long_events_still_going_on(
     engine: AsyncEngine, reader: Reader
 ) -> None:
-    from sqlalchemy import update
 
     from base_service.store.tables import plugins
 
@@ -184,34 +184,17 @@ async def test_a_window_finds_long_events_still_going_on(
     assert [row["event_id"] for row in too_short] == ["ev-3"]
 
 
-def _digest_as_always_stored(event: Event) -> str:
-    """The content digest every version has stored: the row's JSON, keys sorted."""
-    row = {k: v for k, v in ingest.event_row(event).items() if k != "content_hash"}
-    canonical = json.dumps(row, sort_keys=True, default=lambda value: value.isoformat())
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-async def test_events_stored_by_an_earlier_version_are_not_reported_changed(
-    engine: AsyncEngine,
-) -> None:
-    batch = [
-        *_events(0, 1, categories=["jazz", "late"]),
-        *_events(2, title="Café ☕", description=None, end=None),
-        *_events(3, updated_at="2026-11-30T10:00:00+01:00", performers=["Ana", "Bo"]),
-    ]
-    await _run(engine, batch)
-    async with engine.begin() as conn:  # the digests as an earlier version wrote them
-        for event in batch:
-            await conn.execute(
-                update(events)
-                .where(events.c.event_id == event.id)
-                .values(content_hash=_digest_as_always_stored(event))
-            )
-    counts = await _run(engine, batch, now=NOW + timedelta(hours=6))
-    async with engine.connect() as conn:
-        changed = set((await conn.execute(select(events.c.changed_at))).scalars())
-    assert counts.updated == 0
-    assert changed == {NOW}  # the feeds' DTSTAMP stays put
+def _as_first_schema_stored(event: Event) -> dict[str, Any]:
+    """An event's row as the first schema's version wrote it: no document, and the digest of
+    the content as JSON with sorted keys."""
+    row = ingest.event_row("p", event)
+    content = {k: v for k, v in row.items() if k not in ("document", "content_hash")}
+    del content["plugin_id"], content["event_id"]
+    canonical = json.dumps(content, sort_keys=True, default=lambda value: value.isoformat())
+    return {
+        **{k: v for k, v in row.items() if k != "document"},
+        "content_hash": hashlib.sha256(canonical.encode()).hexdigest(),
+    }
 
 
 def _first_schema(table: Table) -> TableClause:
@@ -219,33 +202,45 @@ def _first_schema(table: Table) -> TableClause:
     return sa_table(table.name, *(column(c.name, c.type) for c in table.c if c.name != "document"))
 
 
-async def test_upgrading_renders_the_documents_of_rows_stored_before(database_url: str) -> None:
-    """Events and staged rows written by the first schema get the document staging renders."""
+async def test_upgrading_renders_documents_and_reports_nothing_changed(database_url: str) -> None:
+    """Rows the first schema wrote get the document and digest staging gives them now, so the
+    next run of the same events changes nothing (the feeds' DTSTAMP stays put)."""
     engine = create_engine(database_url)
     try:
         await migrate(engine, "0001")
         batch = [
-            *_events(0, timezone="Asia/Tokyo", categories=["jazz"]),
-            *_events(1, title="Café ☕", end=None, updated_at="2030-01-01T10:00:00+01:00"),
+            *_events(0, timezone="Asia/Tokyo", categories=["jazz", "late"]),
+            *_events(1, title="Café ☕", description=None, end=None),
+            *_events(2, updated_at="2030-01-01T10:00:00+01:00", performers=["Ana", "Bo"]),
         ]
         seen = {"first_seen_at": NOW, "last_seen_at": NOW, "last_run_id": 1, "changed_at": NOW}
         async with engine.begin() as conn:
             for event in batch:
-                content = {"plugin_id": "p", "event_id": event.id, **ingest.event_row(event)}
-                await conn.execute(insert(_first_schema(events)), {**content, **seen})
-                await conn.execute(insert(_first_schema(staged_events)), {"run_id": 1, **content})
+                row = _as_first_schema_stored(event)
+                await conn.execute(insert(_first_schema(events)), {**row, **seen})
+                await conn.execute(insert(_first_schema(staged_events)), {"run_id": 1, **row})
         await migrate(engine)
-        await ingest.stage_events(engine, 2, "p", batch)  # what this version renders
         async with engine.connect() as conn:
-            stored = (await conn.execute(select(events))).mappings().all()
+            migrated = (await conn.execute(select(events))).mappings().all()
             staged = (await conn.execute(select(staged_events))).mappings().all()
+        await ingest.discard_run(engine, 1)
+        await state.register_plugins(engine, [("p", "http://p", NOW)], NOW)
+        counts = await _run(engine, batch, now=NOW + timedelta(hours=6))
+        async with engine.connect() as conn:
+            changed = set((await conn.execute(select(events.c.changed_at))).scalars())
     finally:
         await engine.dispose()
-    rendered = {row["event_id"]: row["document"] for row in staged if row["run_id"] == 2}
-    assert {row["event_id"]: row["document"] for row in stored} == rendered
-    assert {row["event_id"]: row["document"] for row in staged if row["run_id"] == 1} == rendered
-    documents = {event_id: json.loads(document) for event_id, document in rendered.items()}
+    now_rendered = {event.id: ingest.event_row("p", event) for event in batch}
+    for found in [*migrated, *staged]:
+        expected = now_rendered[found["event_id"]]
+        assert (found["document"], found["content_hash"]) == (
+            expected["document"],
+            expected["content_hash"],
+        )
+    assert counts.updated == 0
+    assert changed == {NOW}
+    documents = {row["event_id"]: json.loads(row["document"]) for row in migrated}
     assert documents["ev-0"]["start"] == "2030-01-02T05:00:00+09:00"
-    assert documents["ev-0"]["categories"] == ["jazz"]
+    assert documents["ev-0"]["categories"] == ["jazz", "late"]
     assert documents["ev-1"]["title"] == "Café ☕"
-    assert documents["ev-1"]["updated_at"] == "2030-01-01T09:00:00Z"
+    assert documents["ev-2"]["updated_at"] == "2030-01-01T09:00:00Z"

@@ -1,7 +1,9 @@
 """event documents, and indexes in listing order
 
 Every event (stored or staged) gains `document`, its public JSON rendered once at staging, so a
-listing no longer builds it column by column. Existing rows are rendered here, in batches.
+listing no longer builds it column by column; its content digest becomes the document's
+SHA-256. Existing rows are rendered and digested here, in batches, so the first run after the
+upgrade finds them unchanged.
 The venue and plugin-venue indexes end in the listing order (start, plugin, id), so a filtered
 page is read in order instead of sorted.
 
@@ -10,6 +12,7 @@ Revises: 0001
 Create Date: 2026-12-04
 """
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +40,7 @@ def _table(name: str, *keys: str) -> sa.Table:
         name,
         *(sa.column(column, types.get(column)) for column in names),
         sa.column("document", sa.Text),
+        sa.column("content_hash", sa.String),
     )
 
 
@@ -49,18 +53,18 @@ def _stored_form(row: sa.RowMapping) -> dict[str, Any]:
 
 
 def _render(table: sa.Table, keys: Sequence[str]) -> None:
-    """Fill `document` for every row of `table`, walking it in key order."""
+    """Fill `document` and `content_hash` for every row of `table`, in key order."""
     connection = op.get_bind()
     key = sa.tuple_(*(table.c[name] for name in keys))
     read = (
-        sa.select(*(c for c in table.c if c.name != "document"))
+        sa.select(*(c for c in table.c if c.name not in ("document", "content_hash")))
         .order_by(*(table.c[name] for name in keys))
         .limit(_BATCH)
     )
     write = (
         sa.update(table)
         .where(*(table.c[name] == sa.bindparam(f"key_{name}") for name in keys))
-        .values(document=sa.bindparam("new_document"))
+        .values(document=sa.bindparam("new_document"), content_hash=sa.bindparam("new_hash"))
     )
     after: tuple[Any, ...] | None = None
     while True:
@@ -68,16 +72,17 @@ def _render(table: sa.Table, keys: Sequence[str]) -> None:
         rows = connection.execute(query).mappings().all()
         if not rows:
             return
-        connection.execute(
-            write,
-            [
+        updates = []
+        for row in rows:
+            document = event_json.document(_stored_form(row))
+            updates.append(
                 {
                     **{f"key_{name}": row[name] for name in keys},
-                    "new_document": event_json.document(_stored_form(row)),
+                    "new_document": document,
+                    "new_hash": hashlib.sha256(document.encode()).hexdigest(),
                 }
-                for row in rows
-            ],
-        )
+            )
+        connection.execute(write, updates)
         after = tuple(rows[-1][name] for name in keys)
 
 
