@@ -42,7 +42,7 @@ def tune_garbage_collector() -> None:
 
     A page of 1,000 events allocates far more than 700 objects before it is freed, so with
     CPython's defaults the collector ran about ten times a page, and each full collection
-    walked every object made at start-up (modules, schemas, compiled queries). Those are
+    walked every object made at start-up (modules, models, schemas, the app). Those are
     frozen once the app is built, and young collections wait for 10,000 net allocations:
     parsing and staging went from about 26 to 17 µs an event (bench/README.md, P2).
     """

@@ -9,13 +9,13 @@ freshness flag to each stored text and joins them.
 
 The output is byte for byte what `EventOut.model_dump_json()` gives for the same row (the tests
 hold it to that). A change to `EventOut`'s content fields therefore needs a migration that
-renders the stored documents again (`render_stored`).
+renders the stored documents (and their digests) again, as migration 0002 first did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import pydantic_core
@@ -49,6 +49,17 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
 
+def _local(value: datetime | None, zone: tzinfo | None) -> datetime | None:
+    """`value` in `zone`; in UTC when there is no zone, or the zone would take it out of the
+    years 1..9999 (validation quarantines such events; an older version stored some)."""
+    if value is None or zone is None:
+        return value
+    try:
+        return value.astimezone(zone)
+    except OverflowError:
+        return value
+
+
 def document(row: Mapping[str, Any]) -> str:
     """The content part of an event's public JSON, from its stored columns.
 
@@ -57,9 +68,8 @@ def document(row: Mapping[str, Any]) -> str:
     """
     zone = zone_named(row["timezone"])
     fields = {public: row[column] for column, public in CONTENT_FIELDS}
-    start, end = _utc(row["start_at"]), _utc(row["end_at"])
-    fields["start"] = start if zone is None or start is None else start.astimezone(zone)
-    fields["end"] = end if zone is None or end is None else end.astimezone(zone)
+    fields["start"] = _local(_utc(row["start_at"]), zone)
+    fields["end"] = _local(_utc(row["end_at"]), zone)
     fields["updated_at"] = _utc(row["source_updated_at"])
     return pydantic_core.to_json(fields).decode()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from pydantic import ValidationError
@@ -118,12 +118,17 @@ def _semantic_problem(event: Event, venue_ids: frozenset[str], nul_possible: boo
     """Return what is wrong with an event the schema alone cannot catch, or None."""
     if event.venue_id not in venue_ids:
         return f"venue_id {event.venue_id!r} is not one of the manifest's venues"
-    if event.timezone and zone(event.timezone) is None:
+    own_zone = zone(event.timezone)
+    if event.timezone and own_zone is None:
         return f"timezone {event.timezone[:64]!r} is not an IANA time zone"
     for name in ("start", "end", "updated_at"):
         value = getattr(event, name)
-        if value is not None and not _storable(value):
+        if value is not None and not _storable(value, UTC):
             return f"{name} is out of range once converted to UTC"
+    for name in ("start", "end"):  # served in the event's own zone
+        value = getattr(event, name)
+        if own_zone is not None and value is not None and not _storable(value, own_zone):
+            return f"{name} is out of range in the time zone {event.timezone}"
     if event.end is not None and event.end < event.start:
         return "end is before start"
     if nul_possible and any("\x00" in text for text in _strings(event.model_dump(mode="json"))):
@@ -131,12 +136,12 @@ def _semantic_problem(event: Event, venue_ids: frozenset[str], nul_possible: boo
     return None
 
 
-def _storable(value: datetime) -> bool:
-    """Whether an aware datetime is still a datetime in UTC (years 1 to 9999)."""
+def _storable(value: datetime, where: tzinfo) -> bool:
+    """Whether an aware datetime is still a datetime (years 1 to 9999) in `where`."""
     if 1 < value.year < 9999:  # an offset moves it by less than a day: only the edges overflow
         return True
     try:
-        value.astimezone(UTC)
+        value.astimezone(where)
     except OverflowError:
         return False
     return True

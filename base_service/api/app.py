@@ -64,7 +64,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
             yield
         finally:
             await scheduler.stop(settings.shutdown_grace_seconds)
-            reader.dispose()
+            await reader.dispose()
             await engine.dispose()
             if sqlite_lock is not None:
                 sqlite_lock.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import fcntl
 import logging
 from collections.abc import Callable
@@ -65,7 +66,9 @@ class Reader:
     read runs through the async engine's `run_sync`.
     """
 
-    THREADS = 2  # one slow read (a text search scans) does not hold up every other
+    # Reads run at most two at once; a slow one (a text search scans the events) holds one
+    # thread, not every read.
+    THREADS = 2
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -88,18 +91,19 @@ class Reader:
             async with self._engine.connect() as conn:
                 return await conn.run_sync(read, *args)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, self._run_sync, read, *args)
+        context = contextvars.copy_context()  # the request id, for any log line in the read
+        return await loop.run_in_executor(self._threads, context.run, self._run_sync, read, *args)
 
     def _run_sync(self, read: Callable[..., T], *args: Any) -> T:
         assert self._sync is not None
         with self._sync.connect() as conn:
             return read(conn, *args)
 
-    def dispose(self) -> None:
-        """Stop the threads and close the connections the reader holds (the async engine is
-        its owner's)."""
+    async def dispose(self) -> None:
+        """Let the reads in progress finish, then stop the threads and close the connections
+        the reader holds (the async engine is its owner's)."""
         if self._threads is not None:
-            self._threads.shutdown(wait=True)
+            await asyncio.to_thread(self._threads.shutdown, wait=True, cancel_futures=True)
         if self._sync is not None:
             self._sync.dispose()
 

@@ -12,11 +12,22 @@ from tests.support.base import all_events, running_base
 from tests.support.fake_plugin import FakePlugin, make_event
 
 # Each is valid by the contract's schema; the UTC instant of the first three is outside the
-# years 1..9999, and PostgreSQL text cannot hold a NUL character.
+# years 1..9999, the next two are served in their own zone and fall outside them there, and
+# PostgreSQL text cannot hold a NUL character.
 UNSTORABLE: dict[str, dict[str, Any]] = {
     "start-after-year-9999-in-utc": {"start": "9999-12-31T23:00:00-05:00", "end": None},
     "start-before-year-1-in-utc": {"start": "0001-01-01T01:00:00+05:00", "end": None},
     "updated-at-after-year-9999-in-utc": {"updated_at": "9999-12-31T23:30:00-01:00"},
+    "start-after-year-9999-in-its-zone": {
+        "start": "9999-12-31T20:00:00Z",
+        "end": None,
+        "timezone": "Asia/Tokyo",
+    },
+    "end-before-year-1-in-its-zone": {
+        "start": "0001-01-01T01:00:00Z",
+        "end": "0001-01-01T02:00:00Z",
+        "timezone": "America/New_York",
+    },
     "nul-in-title": {"title": "Jazz\u0000Night"},
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,11 +35,11 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def reader(engine: AsyncEngine) -> Iterator[Reader]:
+async def reader(engine: AsyncEngine) -> AsyncIterator[Reader]:
     """Listings read as the API reads them: on SQLite, through the synchronous twin engine."""
     reader = Reader(engine)
     yield reader
-    reader.dispose()
+    await reader.dispose()
 
 
 def _events(*numbers: int, **fields: object) -> list[Event]:
@@ -212,13 +212,15 @@ async def test_upgrading_renders_documents_and_reports_nothing_changed(database_
             *_events(0, timezone="Asia/Tokyo", categories=["jazz", "late"]),
             *_events(1, title="Café ☕", description=None, end=None),
             *_events(2, updated_at="2030-01-01T10:00:00+01:00", performers=["Ana", "Bo"]),
+            *_events(*range(10, 1510)),  # more than one batch of the migration's
         ]
         seen = {"first_seen_at": NOW, "last_seen_at": NOW, "last_run_id": 1, "changed_at": NOW}
+        rows = [_as_first_schema_stored(event) for event in batch]
         async with engine.begin() as conn:
-            for event in batch:
-                row = _as_first_schema_stored(event)
-                await conn.execute(insert(_first_schema(events)), {**row, **seen})
-                await conn.execute(insert(_first_schema(staged_events)), {"run_id": 1, **row})
+            await conn.execute(insert(_first_schema(events)), [{**row, **seen} for row in rows])
+            await conn.execute(
+                insert(_first_schema(staged_events)), [{"run_id": 1, **row} for row in rows]
+            )
         await migrate(engine)
         async with engine.connect() as conn:
             migrated = (await conn.execute(select(events))).mappings().all()
@@ -231,6 +233,7 @@ async def test_upgrading_renders_documents_and_reports_nothing_changed(database_
     finally:
         await engine.dispose()
     now_rendered = {event.id: ingest.event_row("p", event) for event in batch}
+    assert len(migrated) == len(staged) == len(batch)
     for found in [*migrated, *staged]:
         expected = now_rendered[found["event_id"]]
         assert (found["document"], found["content_hash"]) == (

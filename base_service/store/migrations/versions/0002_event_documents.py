@@ -16,11 +16,11 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pydantic_core
 import sqlalchemy as sa
 from alembic import op
-
-from base_service import event_json
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -29,13 +29,51 @@ depends_on: str | Sequence[str] | None = None
 
 _BATCH = 1000
 _DATETIMES = ("start_at", "end_at", "source_updated_at")
+# The document as this revision renders it (`base_service/event_json.py` at the time), kept
+# here so that later changes to the live renderer, which come with migrations of their own,
+# do not change what this one does: the stored columns, in order, under their public names.
+_FIELDS = (
+    *(("plugin_id", "plugin_id"), ("event_id", "id"), ("venue_id", "venue_id")),
+    *(("title", "title"), ("start_at", "start"), ("end_at", "end"), ("all_day", "all_day")),
+    *(("timezone", "timezone"), ("status", "status"), ("url", "url")),
+    *(("description", "description"), ("image_url", "image_url")),
+    *(("ticket_url", "ticket_url"), ("categories", "categories")),
+    *(("performers", "performers"), ("source_updated_at", "updated_at")),
+)
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def _local(value: datetime | None, zone: ZoneInfo | None) -> datetime | None:
+    if value is None or zone is None:
+        return value
+    try:
+        return value.astimezone(zone)
+    except OverflowError:
+        return value
+
+
+def _document(row: dict[str, Any]) -> str:
+    """A row's document; `row` in the stored form (datetimes in UTC)."""
+    zone = _zone(row["timezone"])
+    fields = {public: row[column] for column, public in _FIELDS}
+    fields["start"] = _local(row["start_at"], zone)
+    fields["end"] = _local(row["end_at"], zone)
+    return pydantic_core.to_json(fields).decode()
 
 
 def _table(name: str, *keys: str) -> sa.Table:
     """The columns the rendering reads, as this revision knows them."""
     types: dict[str, Any] = {"categories": sa.JSON, "performers": sa.JSON, "all_day": sa.Boolean}
     types.update(dict.fromkeys(_DATETIMES, sa.DateTime))
-    names = dict.fromkeys([*keys, *(column for column, _ in event_json.CONTENT_FIELDS)])
+    names = dict.fromkeys([*keys, *(column for column, _ in _FIELDS)])
     return sa.table(
         name,
         *(sa.column(column, types.get(column)) for column in names),
@@ -74,7 +112,7 @@ def _render(table: sa.Table, keys: Sequence[str]) -> None:
             return
         updates = []
         for row in rows:
-            document = event_json.document(_stored_form(row))
+            document = _document(_stored_form(row))
             updates.append(
                 {
                     **{f"key_{name}": row[name] for name in keys},
