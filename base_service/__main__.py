@@ -44,7 +44,7 @@ def tune_garbage_collector() -> None:
     CPython's defaults the collector ran about ten times a page, and each full collection
     walked every object made at start-up (modules, models, schemas, the app). Those are
     frozen once the app is built, and young collections wait for 10,000 net allocations:
-    parsing and staging went from about 26 to 17 µs an event (bench/README.md, P2).
+    parsing and building rows went from about 26 to 19 µs an event (bench/README.md, P2).
     """
     gc.collect()
     gc.freeze()
