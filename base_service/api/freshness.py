@@ -35,12 +35,13 @@ def freshness(
     facts: Mapping[str, RowMapping], settings: Settings, now: datetime
 ) -> dict[str, Freshness]:
     """The freshness of every plugin in `facts` (`store.reads.plugin_facts`)."""
-    overrides = {plugin.plugin_id: plugin.interval_override for plugin in settings.plugins()}
+    overrides = settings.plugin_overrides  # read directly: every listing asks
     result = {}
     for plugin_id, row in facts.items():
         success: datetime | None = row["last_success_at"]
+        override = overrides.get(plugin_id)
         interval = effective_interval(
-            overrides.get(plugin_id),
+            override.interval_seconds if override else None,
             row["refresh_interval_seconds"],
             settings.default_interval_seconds,
         )
