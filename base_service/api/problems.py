@@ -48,7 +48,8 @@ def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
         location = ".".join(str(part) for part in error.get("loc", ()) if part != "query")
-        parts.append(f"{location}: {error.get('msg', 'invalid')}")
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{location}: {message}")
     return "; ".join(parts)
 
 

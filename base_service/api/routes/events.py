@@ -20,6 +20,9 @@ from base_service.store import reads
 router = APIRouter(tags=["events"])
 
 
+_EXPECTED = "expected an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z"
+
+
 def _instant(value: object) -> datetime:
     """Parse an RFC 3339 date-time with an offset; nothing else (no numbers, no naive times)."""
     if isinstance(value, datetime):
@@ -28,11 +31,15 @@ def _instant(value: object) -> datetime:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError("expected an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z") from None
+            if " " in value.strip():  # "+01:00" unescaped in a URL arrives as " 01:00"
+                raise ValueError(f"{_EXPECTED} (send a '+' offset as %2B)") from None
+            raise ValueError(_EXPECTED) from None
     else:
-        raise ValueError("expected an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z")
+        raise ValueError(_EXPECTED)
     if parsed.tzinfo is None:
-        raise ValueError("needs a UTC offset, e.g. 2027-01-01T00:00:00Z")
+        date_only = isinstance(value, str) and len(value) == len("2027-01-01")
+        missing = "a time and a UTC offset" if date_only else "a UTC offset"
+        raise ValueError(f"needs {missing}, e.g. 2027-01-01T00:00:00Z")
     try:
         parsed.astimezone(UTC)
     except OverflowError:
