@@ -144,6 +144,26 @@ async def test_keyset_pages_cover_everything_once(engine: AsyncEngine, reader: R
     assert len(seen) == 9
 
 
+async def test_a_listing_while_a_run_applies_sees_the_last_applied_snapshot(
+    engine: AsyncEngine, reader: Reader
+) -> None:
+    """The reader's connections (on SQLite, another engine) see an apply whole or not at all."""
+    await _run(engine, _events(0, 1))
+    later = NOW + timedelta(hours=1)
+    run_id = await state.start_run(engine, "p", "schedule", later)
+    await ingest.stage_events(engine, run_id, "p", _events(1, 2, title="New"))
+
+    async def listed() -> list[tuple[str, str]]:
+        rows = (await reads.list_events(reader, reads.EventFilter(), limit=10, after=None)).rows
+        return [(row["event_id"], row["title"]) for row in rows]
+
+    async with engine.begin() as conn:
+        await ingest.apply_run(conn, run_id=run_id, plugin_id="p", manifest=MANIFEST, now=later)
+        during = await listed()
+    assert during == [("ev-0", "Show 0"), ("ev-1", "Show 1")]
+    assert await listed() == [("ev-1", "New"), ("ev-2", "New")]
+
+
 async def test_filters(engine: AsyncEngine, reader: Reader) -> None:
     await _run(engine, _events(0, 1, 2) + _events(3, status="cancelled", title="Jazz night"))
     window = reads.EventFilter(
