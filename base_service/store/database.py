@@ -62,37 +62,43 @@ class Reader:
     over the same file (WAL lets it read beside the async engine's writes), in a small pool
     of threads of its own: few threads keep their connections' page caches warm and contend
     less for the GIL than the event loop's default executor (measured: 400 against 200
-    listings/s under 50 clients). On other databases, whose drivers are natively async, a
-    read runs through the async engine's `run_sync`.
+    listings/s under 50 clients). A read that scans (a text search: seconds over a million
+    events) runs in threads apart, so scans wait for scans and never hold up the index-bound
+    reads. On other databases, whose drivers are natively async, a read runs through the async
+    engine's `run_sync`.
     """
 
-    # Reads run at most two at once; a slow one (a text search scans the events) holds one
-    # thread, not every read.
-    THREADS = 2
+    THREADS = 2  # per lane: reads that use an index, and reads that scan
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         url = engine.url
         self._sync: Engine | None = None
-        self._threads: ThreadPoolExecutor | None = None
+        self._lanes: dict[bool, ThreadPoolExecutor] = {}
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
             self._sync = create_sync_engine(
                 url.set(drivername="sqlite+pysqlite"),
                 connect_args={"timeout": 30, "check_same_thread": False},
-                pool_size=self.THREADS,
+                pool_size=2 * self.THREADS,
                 **_JSON_CODEC,
             )
             event.listen(self._sync, "connect", _tune_sqlite)
-            self._threads = ThreadPoolExecutor(self.THREADS, thread_name_prefix="reader")
+            self._lanes = {
+                scans: ThreadPoolExecutor(self.THREADS, thread_name_prefix=name)
+                for scans, name in ((False, "reader"), (True, "scanner"))
+            }
 
-    async def run(self, read: Callable[..., T], *args: Any) -> T:
-        """`read(connection, *args)`, in a connection of its own."""
-        if self._threads is None:
+    async def run(self, read: Callable[..., T], *args: Any, scans: bool = False) -> T:
+        """`read(connection, *args)`, in a connection of its own; `scans` when it may read
+        the whole table rather than an index range."""
+        if not self._lanes:
             async with self._engine.connect() as conn:
                 return await conn.run_sync(read, *args)
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()  # the request id, for any log line in the read
-        return await loop.run_in_executor(self._threads, context.run, self._run_sync, read, *args)
+        return await loop.run_in_executor(
+            self._lanes[scans], context.run, self._run_sync, read, *args
+        )
 
     def _run_sync(self, read: Callable[..., T], *args: Any) -> T:
         assert self._sync is not None
@@ -102,8 +108,8 @@ class Reader:
     async def dispose(self) -> None:
         """Let the reads in progress finish, then stop the threads and close the connections
         the reader holds (the async engine is its owner's)."""
-        if self._threads is not None:
-            await asyncio.to_thread(self._threads.shutdown, wait=True, cancel_futures=True)
+        for lane in self._lanes.values():
+            await asyncio.to_thread(lane.shutdown, wait=True, cancel_futures=True)
         if self._sync is not None:
             self._sync.dispose()
 

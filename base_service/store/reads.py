@@ -117,7 +117,9 @@ async def list_events(
     columns: Sequence[ColumnElement[Any]] = ALL_COLUMNS,
 ) -> Listing:
     """One page of events ordered by (start, plugin, id), in one connection."""
-    return await reader.run(_list_events, filters, limit, after, columns)
+    # A text filter cannot use an index: such a listing may scan every event.
+    scans = filters.text is not None
+    return await reader.run(_list_events, filters, limit, after, columns, scans=scans)
 
 
 def _list_events(

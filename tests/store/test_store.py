@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Table, TableClause, column, func, insert, select, update
 from sqlalchemy import table as sa_table
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service.generated.plugin_api import Event, Manifest
@@ -162,6 +165,34 @@ async def test_a_listing_while_a_run_applies_sees_the_last_applied_snapshot(
         during = await listed()
     assert during == [("ev-0", "Show 0"), ("ev-1", "Show 1")]
     assert await listed() == [("ev-1", "New"), ("ev-2", "New")]
+
+
+async def test_scans_in_progress_do_not_hold_up_index_reads(sqlite_url: str) -> None:
+    """On SQLite, reads that scan have threads of their own: with every one of them busy, a
+    listing that uses an index still answers."""
+    engine = create_engine(sqlite_url)
+    await migrate(engine)
+    reader = Reader(engine)
+    gate = threading.Event()
+
+    def held_scan(conn: Connection) -> str:
+        gate.wait(timeout=30)
+        return "scanned"
+
+    scans = [
+        asyncio.create_task(reader.run(held_scan, scans=True)) for _ in range(Reader.THREADS + 1)
+    ]
+    try:
+        listing = await asyncio.wait_for(
+            reads.list_events(reader, reads.EventFilter(venue_id="hall"), limit=5, after=None),
+            timeout=20,  # a bound on failure only: the listing does not wait for the scans
+        )
+        assert listing.rows == [] and not any(scan.done() for scan in scans)
+    finally:
+        gate.set()
+        assert await asyncio.gather(*scans) == ["scanned"] * (Reader.THREADS + 1)
+        await reader.dispose()
+        await engine.dispose()
 
 
 async def test_filters(engine: AsyncEngine, reader: Reader) -> None:
