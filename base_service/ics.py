@@ -93,6 +93,11 @@ def render_calendar(
         first = date(max(min(years) - 1, 1), 1, 1)
         last = date(min(max(years) + 2, 9999), 1, 1)
         calendar.add_missing_timezones(first, last)
+        # icalendar adds them in set order, which changes with each process's string hashing:
+        # sorted, the same events give the same bytes (and ETag) on every replica and restart.
+        zones = sorted(calendar.timezones, key=lambda block: str(block["TZID"]))
+        rest = [block for block in calendar.subcomponents if block.name != "VTIMEZONE"]
+        calendar.subcomponents[:] = [*zones, *rest]
     result: bytes = calendar.to_ical()
     return result
 
@@ -170,10 +175,15 @@ def _days(start: datetime, end: datetime | None, zone: tzinfo) -> tuple[date, da
     """The first day and the exclusive end day of an all-day event, in its own zone."""
     first = start.astimezone(zone).date()
     if end is None:
-        return first, first + timedelta(days=1)
+        return first, _next_day(first)
     local_end = end.astimezone(zone)
-    last = local_end.date() if local_end.time() == time(0) else local_end.date() + timedelta(1)
-    return first, max(last, first + timedelta(days=1))
+    last = local_end.date() if local_end.time() == time(0) else _next_day(local_end.date())
+    return first, max(last, _next_day(first))
+
+
+def _next_day(day: date) -> date:
+    # Validation quarantines all-day events on 9999-12-31; one stored before still renders.
+    return day if day == date.max else day + timedelta(days=1)
 
 
 def _location(venue: Row | None) -> str | None:

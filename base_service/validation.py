@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 from pydantic import ValidationError
@@ -131,6 +131,8 @@ def _semantic_problem(event: Event, venue_ids: frozenset[str], nul_possible: boo
             return f"{name} is out of range in the time zone {event.timezone}"
     if event.end is not None and event.end < event.start:
         return "end is before start"
+    if event.all_day and _on_the_last_day(event, own_zone or UTC):
+        return "an all-day event cannot end after 9999-12-31"
     if nul_possible and any("\x00" in text for text in _strings(event.model_dump(mode="json"))):
         return "a text field contains a NUL character"
     return None
@@ -145,6 +147,15 @@ def _storable(value: datetime, where: tzinfo) -> bool:
     except OverflowError:
         return False
     return True
+
+
+def _on_the_last_day(event: Event, where: tzinfo) -> bool:
+    """Whether an all-day event touches 9999-12-31 where it is served (a feed ends it on the
+    following day, which no date can hold)."""
+    if event.start.astimezone(where).date() == date.max:
+        return True
+    end = None if event.end is None else event.end.astimezone(where)
+    return end is not None and end.date() == date.max and end.time() != time(0)
 
 
 def _strings(value: object) -> Iterator[str]:

@@ -100,6 +100,14 @@ def plugin_facts(conn: Connection, plugin_id: str | None = None) -> dict[str, Ro
     return {row["plugin_id"]: row for row in rows}
 
 
+def _before(instant: datetime, seconds: float) -> datetime | None:
+    """`seconds` before `instant`; None when that is before the year 1 (no bound needed)."""
+    try:
+        return instant - timedelta(seconds=seconds)
+    except OverflowError:
+        return None
+
+
 def _longest_event(facts: dict[str, RowMapping]) -> float | None:
     """The longest event any of these plugins stored, in seconds; None if unknown."""
     lengths = [row["max_event_seconds"] for row in facts.values()]
@@ -139,8 +147,9 @@ def _list_events(
         # "Still going on at `from`" cannot use an index by itself; knowing the longest
         # event bounds the start from below, so the query walks only the window.
         longest = _longest_event(facts)
-        if longest is not None:
-            query = query.where(c.start_at >= filters.start - timedelta(seconds=longest))
+        earliest = _before(filters.start, longest) if longest is not None else None
+        if earliest is not None:
+            query = query.where(c.start_at >= earliest)
     rows = list(conn.execute(query).mappings().all())
     if len(rows) <= limit:
         return Listing(rows, None, facts)

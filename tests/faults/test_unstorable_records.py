@@ -12,8 +12,9 @@ from tests.support.base import all_events, running_base
 from tests.support.fake_plugin import FakePlugin, make_event
 
 # Each is valid by the contract's schema; the UTC instant of the first three is outside the
-# years 1..9999, the next two are served in their own zone and fall outside them there, and
-# PostgreSQL text cannot hold a NUL character.
+# years 1..9999, the next two are served in their own zone and fall outside them there, an
+# all-day event on the last date has no following day to end on, and PostgreSQL text cannot
+# hold a NUL character.
 UNSTORABLE: dict[str, dict[str, Any]] = {
     "start-after-year-9999-in-utc": {"start": "9999-12-31T23:00:00-05:00", "end": None},
     "start-before-year-1-in-utc": {"start": "0001-01-01T01:00:00+05:00", "end": None},
@@ -28,6 +29,7 @@ UNSTORABLE: dict[str, dict[str, Any]] = {
         "end": "0001-01-01T02:00:00Z",
         "timezone": "America/New_York",
     },
+    "all-day-on-the-last-date": {"start": "9999-12-31T00:00:00Z", "end": None, "all_day": True},
     "nul-in-title": {"title": "Jazz\u0000Night"},
 }
 

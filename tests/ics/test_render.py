@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -225,6 +228,38 @@ def test_statuses(status: str, expected: str) -> None:
     event = one([row(status=status)])
     assert str(event["STATUS"]) == expected
     assert str(event["X-MARQUEE-STATUS"]) == status
+
+
+def test_an_all_day_event_on_the_last_date_still_renders() -> None:
+    """Validation quarantines these; one an earlier version stored must not break a feed."""
+    last = row("last", all_day=True, timezone=None, start_at=datetime(9999, 12, 31, tzinfo=UTC))
+    last["end_at"] = None
+    event = one([last])
+    assert event.start == event.end == date(9999, 12, 31)
+
+
+def test_vtimezones_come_in_one_order_whatever_the_string_hashing() -> None:
+    """Set order follows PYTHONHASHSEED: the same events must give the same bytes (and ETag)
+    in every process, so each seed renders here in a process of its own."""
+    zones = ["Europe/Lisbon", "Asia/Tokyo", "America/New_York", "Australia/Sydney", "Africa/Cairo"]
+    script = (
+        "import sys; from datetime import datetime, UTC; from tests.ics.test_render import row;"
+        " from base_service.ics import render_calendar;"
+        f" rows = [row(z, timezone=z) for z in {zones!r}];"
+        " sys.stdout.buffer.write(render_calendar(rows))"
+    )
+    bodies = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(bodies) == 1
+    tzids = re.findall(rb"BEGIN:VTIMEZONE\r\nTZID:([^\r]+)", bodies.pop())
+    assert [tzid.decode() for tzid in tzids] == sorted(zones)
 
 
 def test_identical_rows_give_identical_bytes() -> None:

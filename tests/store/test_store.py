@@ -233,6 +233,10 @@ async def test_a_window_finds_long_events_still_going_on(
         await conn.execute(update(plugins).values(max_event_seconds=3600))
     too_short = (await reads.list_events(reader, window, limit=10, after=None)).rows
     assert [row["event_id"] for row in too_short] == ["ev-3"]
+    # A window opening so early that the bound would fall before the year 1: no bound.
+    earliest = reads.EventFilter(start=datetime(1, 1, 1, 0, 30, tzinfo=UTC))
+    rows = (await reads.list_events(reader, earliest, limit=10, after=None)).rows
+    assert [row["event_id"] for row in rows] == ["festival", "ev-1", "ev-2", "ev-3"]
 
 
 def _as_first_schema_stored(event: Event) -> dict[str, Any]:
