@@ -16,11 +16,13 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import pydantic_core
 import sqlalchemy as sa
 from alembic import op
+
+from base_service.timezones import zone as zone_named
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -42,15 +44,6 @@ _FIELDS = (
 )
 
 
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
-
-
 def _local(value: datetime | None, zone: ZoneInfo | None) -> datetime | None:
     if value is None or zone is None:
         return value
@@ -62,7 +55,7 @@ def _local(value: datetime | None, zone: ZoneInfo | None) -> datetime | None:
 
 def _document(row: dict[str, Any]) -> str:
     """A row's document; `row` in the stored form (datetimes in UTC)."""
-    zone = _zone(row["timezone"])
+    zone = zone_named(row["timezone"])  # a stable helper, not the renderer
     fields = {public: row[column] for column, public in _FIELDS}
     fields["start"] = _local(row["start_at"], zone)
     fields["end"] = _local(row["end_at"], zone)
