@@ -9,7 +9,7 @@ freshness flag to each stored text and joins them.
 
 The output is byte for byte what `EventOut.model_dump_json()` gives for the same row (the tests
 hold it to that). A change to `EventOut`'s content fields therefore needs a migration that
-renders the stored documents (and their digests) again, as migration 0002 first did.
+renders the stored documents again, as migration 0002 first did.
 """
 
 from __future__ import annotations

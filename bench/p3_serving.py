@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import re
 import shutil
@@ -51,7 +50,7 @@ end
 COLUMNS = (
     *("plugin_id", "event_id", "venue_id", "title", "start_at", "end_at", "all_day", "timezone"),
     *("status", "url", "description", "image_url", "ticket_url", "categories", "performers"),
-    *("source_updated_at", "content_hash", "document", "first_seen_at", "last_seen_at"),
+    *("source_updated_at", "document", "first_seen_at", "last_seen_at"),
     *("last_run_id", "changed_at", "removed_at"),
 )
 
@@ -94,7 +93,6 @@ def fill(database: Path, count: int) -> None:
                     "all_day": 0,
                     "categories": json.dumps(content["categories"]),
                     "performers": json.dumps(content["performers"]),
-                    "content_hash": hashlib.sha256(str(n).encode()).hexdigest(),
                     "document": event_json.document(content),
                     "first_seen_at": now,
                     "last_seen_at": now,

@@ -7,7 +7,6 @@ deletes; the events served stay exactly as the last successful run left them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,8 +50,8 @@ class ApplyCounts:
 
 
 def event_row(plugin_id: str, event: Event) -> dict[str, Any]:
-    """Turn a validated contract event into a stored row: its ids, content columns, public
-    document, and the document's digest (equal digests, nothing a client sees changed)."""
+    """Turn a validated contract event into a stored row: its ids, content columns and public
+    document (an equal document: nothing a client sees changed)."""
     row: dict[str, Any] = {
         "plugin_id": plugin_id,
         "event_id": event.id,
@@ -72,17 +71,11 @@ def event_row(plugin_id: str, event: Event) -> dict[str, Any]:
         "source_updated_at": event.updated_at,
     }
     row["document"] = event_json.document(row)
-    row["content_hash"] = content_hash(row["document"])
     return row
 
 
 def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-def content_hash(document: str) -> str:
-    """The digest stored beside an event: of its document, which holds all of its content."""
-    return hashlib.sha256(document.encode()).hexdigest()
 
 
 async def stage_events(
@@ -161,7 +154,7 @@ async def apply_run(
                     case(
                         (
                             or_(
-                                stored.content_hash != unique.c.content_hash,
+                                stored.document != unique.c.document,
                                 stored.removed_at.is_not(None),
                             ),
                             1,
@@ -270,7 +263,7 @@ def _upsert(conn: AsyncConnection, unique: Any, *, run_id: int, now: datetime) -
     ]
     statement = insert_for(conn)(events).from_select(columns, source)
     changed = or_(
-        events.c.content_hash != statement.excluded.content_hash,
+        events.c.document != statement.excluded.document,
         events.c.removed_at.is_not(None),
     )
     return statement.on_conflict_do_update(

@@ -62,8 +62,8 @@ def _conditions(filters: EventFilter) -> list[ColumnElement[bool]]:
 
 # What listings show: every column for the feeds (their DTSTAMP is `changed_at`), or the
 # stored document and what runs change for the JSON API (see event_json.py). Both hold the
-# keyset (start, plugin, id). The content hash stays unread.
-ALL_COLUMNS = tuple(c for c in events.c if c.name not in ("content_hash", "document"))
+# keyset (start, plugin, id).
+ALL_COLUMNS = tuple(c for c in events.c if c.name != "document")
 DOCUMENT_COLUMNS = tuple(
     events.c[name]
     for name in ("document", "start_at", "plugin_id", "event_id", *event_json.RUN_FIELDS)

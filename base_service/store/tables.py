@@ -99,8 +99,8 @@ def _event_content_columns() -> list[Column[object]]:
         Column("categories", JSON, nullable=False),
         Column("performers", JSON, nullable=False),
         Column("source_updated_at", UTCDateTime),
-        Column("content_hash", String(64), nullable=False),
-        # The event's public JSON up to `updated_at`, rendered at staging (see event_json.py).
+        # The event's public JSON up to `updated_at`, rendered at staging (see event_json.py);
+        # it holds all of the content, so a run compares it to tell a changed event.
         Column("document", Text, nullable=False),
     ]
 

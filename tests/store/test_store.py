@@ -11,16 +11,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Table, TableClause, column, func, insert, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    TableClause,
+    column,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service.generated.plugin_api import Event, Manifest
 from base_service.store import ingest, reads, state
-from base_service.store.database import Reader, create_engine, migrate
+from base_service.store.database import Reader, alembic_config, create_engine, migrate
 from base_service.store.tables import events, metadata, staged_events
 from tests.support.fake_plugin import FakePlugin, make_event
 
@@ -242,24 +254,22 @@ async def test_a_window_finds_long_events_still_going_on(
 def _as_first_schema_stored(event: Event) -> dict[str, Any]:
     """An event's row as the first schema's version wrote it: no document, and the digest of
     the content as JSON with sorted keys."""
-    row = ingest.event_row("p", event)
-    content = {k: v for k, v in row.items() if k not in ("document", "content_hash")}
-    del content["plugin_id"], content["event_id"]
+    row = {k: v for k, v in ingest.event_row("p", event).items() if k != "document"}
+    content = {k: v for k, v in row.items() if k not in ("plugin_id", "event_id")}
     canonical = json.dumps(content, sort_keys=True, default=lambda value: value.isoformat())
-    return {
-        **{k: v for k, v in row.items() if k != "document"},
-        "content_hash": hashlib.sha256(canonical.encode()).hexdigest(),
-    }
+    return {**row, "content_hash": hashlib.sha256(canonical.encode()).hexdigest()}
 
 
 def _first_schema(table: Table) -> TableClause:
-    """`table` as revision 0001 made it: without `document`."""
-    return sa_table(table.name, *(column(c.name, c.type) for c in table.c if c.name != "document"))
+    """`table` as revision 0001 made it: a content digest, no `document`."""
+    kept = (column(c.name, c.type) for c in table.c if c.name != "document")
+    return sa_table(table.name, *kept, column("content_hash", String(64)))
 
 
 async def test_upgrading_renders_documents_and_reports_nothing_changed(database_url: str) -> None:
-    """Rows the first schema wrote get the document and digest staging gives them now, so the
-    next run of the same events changes nothing (the feeds' DTSTAMP stays put)."""
+    """Rows the first schema wrote get the document staging gives them now, and lose their
+    digest, so the next run of the same events changes nothing (the feeds' DTSTAMP stays
+    put)."""
     engine = create_engine(database_url)
     try:
         await migrate(engine, "0001")
@@ -290,11 +300,7 @@ async def test_upgrading_renders_documents_and_reports_nothing_changed(database_
     now_rendered = {event.id: ingest.event_row("p", event) for event in batch}
     assert len(migrated) == len(staged) == len(batch)
     for found in [*migrated, *staged]:
-        expected = now_rendered[found["event_id"]]
-        assert (found["document"], found["content_hash"]) == (
-            expected["document"],
-            expected["content_hash"],
-        )
+        assert found["document"] == now_rendered[found["event_id"]]["document"]
     assert counts.updated == 0
     assert changed == {NOW}
     documents = {row["event_id"]: json.loads(row["document"]) for row in migrated}
@@ -302,3 +308,27 @@ async def test_upgrading_renders_documents_and_reports_nothing_changed(database_
     assert documents["ev-0"]["categories"] == ["jazz", "late"]
     assert documents["ev-1"]["title"] == "Café ☕"
     assert documents["ev-2"]["updated_at"] == "2030-01-01T09:00:00Z"
+
+
+async def test_downgrading_keeps_every_event(database_url: str) -> None:
+    """Back to the first schema: the events stay, with a digest column the older version
+    fills again on its first run."""
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+        await state.register_plugins(engine, [("p", "http://p", NOW)], NOW)
+        await _run(engine, _events(0, 1, 2))
+
+        def downgrade(sync: Connection) -> list[str]:
+            config = alembic_config()
+            config.attributes["connection"] = sync
+            command.downgrade(config, "0001")
+            return [c["name"] for c in inspect(sync).get_columns("events")]
+
+        async with engine.begin() as conn:
+            names = await conn.run_sync(downgrade)
+            ids = (await conn.execute(text("SELECT event_id FROM events"))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert "content_hash" in names and "document" not in names
+    assert sorted(ids) == ["ev-0", "ev-1", "ev-2"]

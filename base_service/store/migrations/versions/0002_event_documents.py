@@ -1,9 +1,10 @@
 """event documents, and indexes in listing order
 
 Every event (stored or staged) gains `document`, its public JSON rendered once at staging, so a
-listing no longer builds it column by column; its content digest becomes the document's
-SHA-256. Existing rows are rendered and digested here, in batches, so the first run after the
-upgrade finds them unchanged.
+listing no longer builds it column by column. It holds all of an event's content, so a run
+compares documents to tell a changed event, and the content digest (`content_hash`) goes.
+Existing rows are rendered here, in batches, so the first run after the upgrade finds them
+unchanged.
 The venue and plugin-venue indexes end in the listing order (start, plugin, id), so a filtered
 page is read in order instead of sorted.
 
@@ -12,7 +13,6 @@ Revises: 0001
 Create Date: 2026-12-04
 """
 
-import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -71,7 +71,6 @@ def _table(name: str, *keys: str) -> sa.Table:
         name,
         *(sa.column(column, types.get(column)) for column in names),
         sa.column("document", sa.Text),
-        sa.column("content_hash", sa.String),
     )
 
 
@@ -84,18 +83,18 @@ def _stored_form(row: sa.RowMapping) -> dict[str, Any]:
 
 
 def _render(table: sa.Table, keys: Sequence[str]) -> None:
-    """Fill `document` and `content_hash` for every row of `table`, in key order."""
+    """Fill `document` for every row of `table`, in key order."""
     connection = op.get_bind()
     key = sa.tuple_(*(table.c[name] for name in keys))
     read = (
-        sa.select(*(c for c in table.c if c.name not in ("document", "content_hash")))
+        sa.select(*(c for c in table.c if c.name != "document"))
         .order_by(*(table.c[name] for name in keys))
         .limit(_BATCH)
     )
     write = (
         sa.update(table)
         .where(*(table.c[name] == sa.bindparam(f"key_{name}") for name in keys))
-        .values(document=sa.bindparam("new_document"), content_hash=sa.bindparam("new_hash"))
+        .values(document=sa.bindparam("new_document"))
     )
     after: tuple[Any, ...] | None = None
     while True:
@@ -103,16 +102,13 @@ def _render(table: sa.Table, keys: Sequence[str]) -> None:
         rows = connection.execute(query).mappings().all()
         if not rows:
             return
-        updates = []
-        for row in rows:
-            document = _document(_stored_form(row))
-            updates.append(
-                {
-                    **{f"key_{name}": row[name] for name in keys},
-                    "new_document": document,
-                    "new_hash": hashlib.sha256(document.encode()).hexdigest(),
-                }
-            )
+        updates = [
+            {
+                **{f"key_{name}": row[name] for name in keys},
+                "new_document": _document(_stored_form(row)),
+            }
+            for row in rows
+        ]
         connection.execute(write, updates)
         after = tuple(rows[-1][name] for name in keys)
 
@@ -125,8 +121,10 @@ def upgrade() -> None:
     _render(_table("staged_events", "seq", "plugin_id", "event_id"), ["seq"])
     with op.batch_alter_table("staged_events", schema=None) as batch_op:
         batch_op.alter_column("document", existing_type=sa.Text(), nullable=False)
+        batch_op.drop_column("content_hash")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.alter_column("document", existing_type=sa.Text(), nullable=False)
+        batch_op.drop_column("content_hash")
         batch_op.drop_index("ix_events_plugin_id_venue_id_start_at")
         batch_op.drop_index("ix_events_venue_id_start_at")
         batch_op.create_index(
@@ -142,6 +140,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The first schema's digests cannot be rebuilt from documents: an empty one reads as
+    # changed, so the older version's first run marks every event changed once.
+    for name in ("events", "staged_events"):
+        with op.batch_alter_table(name, schema=None) as batch_op:
+            batch_op.add_column(
+                sa.Column("content_hash", sa.String(length=64), nullable=False, server_default="")
+            )
+        with op.batch_alter_table(name, schema=None) as batch_op:
+            batch_op.alter_column("content_hash", existing_type=sa.String(64), server_default=None)
+            batch_op.drop_column("document")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_events_venue_id_start_at_plugin_id_event_id"))
         batch_op.drop_index(batch_op.f("ix_events_plugin_id_venue_id_start_at_event_id"))
@@ -151,6 +159,3 @@ def downgrade() -> None:
             ["plugin_id", "venue_id", "start_at"],
             unique=False,
         )
-        batch_op.drop_column("document")
-    with op.batch_alter_table("staged_events", schema=None) as batch_op:
-        batch_op.drop_column("document")
