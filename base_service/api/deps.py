@@ -28,7 +28,7 @@ class Services:
 
     settings: Settings
     engine: AsyncEngine
-    reader: Reader  # the hot reads (listings, freshness), in one hop each
+    reader: Reader  # the API's reads (store/reads.py), in one hop each
     scheduler: Scheduler
     poller: Poller
     metrics: Metrics

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select, tuple_
 from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service import event_json
 from base_service.store.database import Reader
@@ -158,14 +157,17 @@ def _list_events(
 
 
 async def list_venues(
-    engine: AsyncEngine, plugin_id: str | None = None, venue_id: str | None = None
+    reader: Reader, plugin_id: str | None = None, venue_id: str | None = None
 ) -> list[RowMapping]:
     """Venues known from the plugins' manifests, current ones only."""
+    return await reader.run(_list_venues, plugin_id, venue_id)
+
+
+def _list_venues(conn: Connection, plugin_id: str | None, venue_id: str | None) -> list[RowMapping]:
     query = select(venues).where(venues.c.removed_at.is_(None))
     if plugin_id is not None:
         query = query.where(venues.c.plugin_id == plugin_id)
     if venue_id is not None:
         query = query.where(venues.c.venue_id == venue_id)
     query = query.order_by(venues.c.plugin_id, venues.c.venue_id)
-    async with engine.connect() as conn:
-        return list((await conn.execute(query)).mappings().all())
+    return list(conn.execute(query).mappings().all())

@@ -141,7 +141,7 @@ async def list_venue_events(
     cursor: Cursor = None,
 ) -> Response:
     """The events of one venue, ordered by start."""
-    if not await reads.list_venues(services.engine, plugin_id, venue_id):
+    if not await reads.list_venues(services.reader, plugin_id, venue_id):
         raise ProblemError(404, f"no venue {venue_id!r} from plugin {plugin_id!r}")
     filters = replace(filters, venue_id=venue_id, plugin_id=plugin_id)
     return await event_page(services, filters, limit, cursor)

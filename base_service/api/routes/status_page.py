@@ -399,7 +399,7 @@ def _event_line(row: RowMapping, venue_zone: ZoneInfo) -> EventLine:
 async def _venue_cards(
     services: Services, plugins: list[PluginOut], root: str, now: datetime
 ) -> tuple[list[VenueCard], int]:
-    rows = await reads.list_venues(services.engine)
+    rows = await reads.list_venues(services.reader)
     shown = rows[:MAX_VENUES]
     upcoming = await status.upcoming_events(
         services.engine,

@@ -34,14 +34,14 @@ def _venue(row: RowMapping, fresh: dict[str, Freshness]) -> VenueOut:
 async def list_venues(services: ServicesDep) -> VenueList:
     """Every venue of every plugin."""
     fresh = await load_freshness(services.reader, services.settings, datetime.now(UTC))
-    rows = await reads.list_venues(services.engine)
+    rows = await reads.list_venues(services.reader)
     return VenueList(items=[_venue(row, fresh) for row in rows])
 
 
 @router.get("/v1/venues/{plugin_id}/{venue_id}", summary="Get a venue")
 async def get_venue(services: ServicesDep, plugin_id: str, venue_id: str) -> VenueOut:
     """One venue."""
-    rows = await reads.list_venues(services.engine, plugin_id, venue_id)
+    rows = await reads.list_venues(services.reader, plugin_id, venue_id)
     if not rows:
         raise ProblemError(404, f"no venue {venue_id!r} from plugin {plugin_id!r}")
     fresh = await load_freshness(services.reader, services.settings, datetime.now(UTC))
