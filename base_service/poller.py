@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection
 
 from base_service import schedule
 from base_service.client import HttpClients, PluginClient
@@ -33,6 +33,7 @@ from base_service.errors import (
 from base_service.generated.plugin_api import Event, Manifest
 from base_service.metrics import Metrics
 from base_service.store import ingest, state
+from base_service.store.database import Store
 from base_service.store.leases import Claim
 from base_service.validation import Rejected, parse_manifest, parse_page
 
@@ -93,12 +94,12 @@ class _Progress:
 
 
 class _Stager:
-    """Stages a run's pages one behind the walk: while page k is written (SQLite works in its
-    own thread), page k+1 is fetched and validated. At most one page is in flight, and pages
-    are staged in the order they came, which decides which of two same-id events wins."""
+    """Stages a run's pages one behind the walk: while page k is written (in the store's
+    writer), page k+1 is fetched and validated. At most one page is in flight, and pages are
+    staged in the order they came, which decides which of two same-id events wins."""
 
-    def __init__(self, engine: AsyncEngine, run_id: int, plugin_id: str) -> None:
-        self._engine = engine
+    def __init__(self, store: Store, run_id: int, plugin_id: str) -> None:
+        self._store = store
         self._run_id = run_id
         self._plugin_id = plugin_id
         self._pending: asyncio.Task[None] | None = None
@@ -117,7 +118,8 @@ class _Stager:
     async def settle(self) -> None:
         """End the page in flight, when the walk stopped early: the run is ending, and nothing
         may be staged after its staging is discarded. Waits until the staging task is over
-        (rolled back) even if this task is cancelled meanwhile, then passes the cancel on."""
+        (its write done or never begun) even if this task is cancelled meanwhile, then passes
+        the cancel on."""
         pending, self._pending = self._pending, None
         if pending is None:
             return
@@ -134,8 +136,9 @@ class _Stager:
             raise asyncio.CancelledError
 
     async def _stage(self, events: list[Event], removed_ids: list[str]) -> None:
-        await ingest.stage_events(self._engine, self._run_id, self._plugin_id, events)
-        await ingest.stage_removals(self._engine, self._run_id, removed_ids)
+        await self._store.write(
+            ingest.stage_page, self._run_id, self._plugin_id, events, removed_ids
+        )
 
 
 class Poller:
@@ -143,13 +146,13 @@ class Poller:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        store: Store,
         http: HttpClients,
         settings: Settings,
         clock: Clock,
         metrics: Metrics | None = None,
     ) -> None:
-        self._engine = engine
+        self._store = store
         self._clients = http
         self._settings = settings
         self._clock = clock
@@ -195,7 +198,7 @@ class Poller:
 
     async def _dry_run(self, plugin: PluginConfig, client: PluginClient) -> DryRun:
         run_id = -1 - secrets.randbelow(2**31)
-        known = {**await state.plugin_row(self._engine, plugin.plugin_id), "sync_token": None}
+        known = {**await self._store.read(state.plugin_row, plugin.plugin_id), "sync_token": None}
         progress = _Progress()
         try:
             async with asyncio.timeout(self._settings.run_timeout_seconds):
@@ -210,7 +213,7 @@ class Poller:
         else:
             error = None
         finally:
-            await ingest.discard_run(self._engine, run_id)
+            await self._store.write(ingest.delete_staging, [run_id])
         if error is None:
             progress.reject(
                 [Rejected(eid, "duplicate id within the run") for eid in counts.duplicates],
@@ -236,20 +239,16 @@ class Poller:
         guard = ingest.ShrinkGuard(
             self._settings.shrink_guard_ratio, self._settings.shrink_guard_min_events
         )
-        async with self._engine.connect() as conn:
-            transaction = await conn.begin()
-            try:
-                return await ingest.apply_run(
-                    conn,
-                    run_id=run_id,
-                    plugin_id=plugin.plugin_id,
-                    manifest=progress.manifest,
-                    now=self._clock(),
-                    full_snapshot=progress.mode == "full",
-                    shrink_guard=guard,
-                )
-            finally:
-                await transaction.rollback()
+        return await self._store.write(
+            ingest.apply_run,
+            commit=False,
+            run_id=run_id,
+            plugin_id=plugin.plugin_id,
+            manifest=progress.manifest,
+            now=self._clock(),
+            full_snapshot=progress.mode == "full",
+            shrink_guard=guard,
+        )
 
     async def _run(self, plugin: PluginConfig, claim: Claim, client: PluginClient) -> RunReport:
         """Run a plugin once, holding its lease, and record the outcome.
@@ -259,15 +258,14 @@ class Poller:
         the guards that hold back a suspicious snapshot (a sharp shrink, a changed plugin_id).
         """
         trigger, force = claim.trigger, claim.force
-        run_id = await state.start_run(
-            self._engine, plugin.plugin_id, trigger, self._clock(), claim.owner
+        run_id, known = await self._store.write(
+            state.start_run, plugin.plugin_id, trigger, self._clock(), claim.owner
         )
         log = {"plugin_id": plugin.plugin_id, "run_id": run_id}
         logger.info(
             "run started",
             extra={"action": "run_started", "trigger": trigger, "trace_id": client.trace_id, **log},
         )
-        known = await state.plugin_row(self._engine, plugin.plugin_id)
         progress = _Progress()
         try:
             async with asyncio.timeout(self._settings.run_timeout_seconds):
@@ -280,7 +278,7 @@ class Poller:
         except PluginError as exc:
             error = exc
         except (asyncio.CancelledError, LeaseLost):
-            await asyncio.shield(state.abandon_runs(self._engine, self._clock(), [run_id]))
+            await asyncio.shield(self._store.write(state.abandon_runs, self._clock(), [run_id]))
             raise
         except Exception as exc:
             logger.exception("run crashed", extra={"action": "run_crashed", **log})
@@ -305,7 +303,7 @@ class Poller:
                 "if this URL now serves another plugin on purpose, run it with force=true"
             )
         progress.manifest = manifest
-        stager = _Stager(self._engine, run_id, plugin.plugin_id)
+        stager = _Stager(self._store, run_id, plugin.plugin_id)
         try:
             await self._walk(client, manifest, stager, progress, known)
             await stager.flush()
@@ -410,13 +408,15 @@ class Poller:
                 self._settings.shrink_guard_ratio, self._settings.shrink_guard_min_events
             )
         )
-        async with self._engine.begin() as conn:
+
+        def apply_and_finish(conn: Connection) -> state.RunResult:
             longest = known.get("max_event_seconds")
             if progress.not_modified:  # nothing changed since the last run: keep it all
                 counts = ingest.ApplyCounts(0, 0, 0, [], 0)
                 resume = state.Resume(known.get("sync_token"), known.get("etag"), longest)
             else:
-                counts = await ingest.apply_run(
+                assert progress.manifest is not None
+                counts = ingest.apply_run(
                     conn,
                     run_id=run_id,
                     plugin_id=plugin.plugin_id,
@@ -441,7 +441,7 @@ class Poller:
                 removed=counts.removed,
                 quarantined=progress.quarantined,
             )
-            await state.finish_run(
+            state.finish_run(
                 conn,
                 run_id=run_id,
                 plugin_id=plugin.plugin_id,
@@ -455,6 +455,9 @@ class Poller:
                 owner=claim.owner,
                 resume=resume,
             )
+            return result
+
+        result = await self._store.write(apply_and_finish)
         if result.quarantined:
             first_id, first_reason = progress.reasons[0] if progress.reasons else (None, "")
             logger.warning(
@@ -493,7 +496,6 @@ class Poller:
         error: PluginError,
         owner: str,
     ) -> RunReport:
-        await ingest.discard_run(self._engine, run_id)
         now = self._clock()
         failures = known["consecutive_failures"] + 1
         retry = schedule.retry_at(
@@ -515,8 +517,10 @@ class Poller:
             error_kind=error.kind,
             error=str(error),
         )
-        async with self._engine.begin() as conn:
-            await state.finish_run(
+
+        def discard_and_finish(conn: Connection) -> None:
+            ingest.delete_staging(conn, [run_id])
+            state.finish_run(
                 conn,
                 run_id=run_id,
                 plugin_id=plugin.plugin_id,
@@ -529,6 +533,8 @@ class Poller:
                 now=now,
                 owner=owner,
             )
+
+        await self._store.write(discard_and_finish)
         logger.warning(
             "run failed",
             extra={

@@ -22,13 +22,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from base_service import schedule
 from base_service.config import PluginConfig, Settings
 from base_service.errors import LeaseLost, RunInProgress, UnknownPlugin
 from base_service.poller import Poller, RunReport
 from base_service.store import leases, state
+from base_service.store.database import Store
 
 logger = logging.getLogger(__name__)
 _LATE_AFTER = 30.0  # a scheduled run starting this many seconds after its time is logged late
@@ -46,7 +45,7 @@ class Scheduler:
         self,
         plugins: list[PluginConfig],
         poller: Poller,
-        engine: AsyncEngine,
+        store: Store,
         settings: Settings,
         clock: Callable[[], datetime],
         *,
@@ -56,7 +55,7 @@ class Scheduler:
         left by an earlier process can be cleared at start-up instead of waiting to expire."""
         self._plugins = {plugin.plugin_id: plugin for plugin in plugins}
         self._poller = poller
-        self._engine = engine
+        self._store = store
         self._settings = settings
         self._clock = clock
         self._alone = alone
@@ -72,15 +71,15 @@ class Scheduler:
         """Register the plugins and start the loop."""
         now = self._clock()
         if self._alone:
-            await leases.release_all(self._engine)
-            swept = await state.abandon_runs(self._engine, now)
+            await self._store.write(leases.release_all)
+            swept = await self._store.write(state.abandon_runs, now)
             if swept:
                 logger.warning(
                     "abandoned interrupted runs", extra={"action": "runs_swept", "count": swept}
                 )
         spread = self._settings.first_run_spread_seconds
-        await state.register_plugins(
-            self._engine,
+        await self._store.write(
+            state.register_plugins,
             [
                 (p.plugin_id, p.url, schedule.first_run_at(p.plugin_id, now, spread))
                 for p in self._plugins.values()
@@ -98,8 +97,8 @@ class Scheduler:
         """
         if plugin_id not in self._plugins:
             raise UnknownPlugin(plugin_id)
-        if plugin_id in self._running or not await leases.request_run(
-            self._engine, plugin_id, self._clock(), force, trace_id
+        if plugin_id in self._running or not await self._store.write(
+            leases.request_run, plugin_id, self._clock(), force, trace_id
         ):
             raise RunInProgress(plugin_id)
         self._refresh = True
@@ -132,7 +131,7 @@ class Scheduler:
                 self._refresh = False
                 read_at = time.monotonic()
                 try:
-                    self._next_runs = await state.next_runs(self._engine, list(self._plugins))
+                    self._next_runs = await self._store.read(state.next_runs, list(self._plugins))
                 except Exception:
                     # The database is unreachable: serve on, and try again at the next poll.
                     logger.exception(
@@ -159,7 +158,9 @@ class Scheduler:
         report: RunReport | None = None
         try:
             async with self._slots:
-                claim = await leases.claim(self._engine, plugin_id, self.owner, self._clock(), ttl)
+                claim = await self._store.write(
+                    leases.claim, plugin_id, self.owner, self._clock(), ttl
+                )
                 if claim is None:
                     return  # another replica runs it, or ran it already
                 self._log_if_late(plugin_id, claim.trigger, self._clock())
@@ -195,7 +196,9 @@ class Scheduler:
         while True:
             await asyncio.sleep(ttl / 3)
             try:
-                held = await leases.renew(self._engine, plugin_id, self.owner, self._clock(), ttl)
+                held = await self._store.write(
+                    leases.renew, plugin_id, self.owner, self._clock(), ttl
+                )
             except Exception:
                 logger.warning(
                     "could not renew lease",

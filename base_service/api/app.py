@@ -20,7 +20,7 @@ from base_service.config import Settings
 from base_service.metrics import Metrics
 from base_service.poller import Poller
 from base_service.scheduler import Scheduler
-from base_service.store.database import Reader, create_engine, lock_sqlite_file, migrate
+from base_service.store.database import Store, create_engine, lock_sqlite_file, migrate
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +40,15 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         sqlite_lock = lock_sqlite_file(settings.database_url)
         engine = create_engine(settings.database_url)
         await migrate(engine)
-        reader = Reader(engine)
-        poller = Poller(engine, HttpClients(settings), settings, clock, metrics)
+        store = Store(engine)
+        poller = Poller(store, HttpClients(settings), settings, clock, metrics)
         scheduler = Scheduler(
-            settings.plugins(), poller, engine, settings, clock, alone=sqlite_lock is not None
+            settings.plugins(), poller, store, settings, clock, alone=sqlite_lock is not None
         )
         await scheduler.start()
         app.state.services = Services(
             settings=settings,
-            engine=engine,
-            reader=reader,
+            store=store,
             scheduler=scheduler,
             poller=poller,
             metrics=metrics,
@@ -64,8 +63,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
             yield
         finally:
             await scheduler.stop(settings.shutdown_grace_seconds)
-            await reader.dispose()
-            await engine.dispose()
+            await store.dispose()
             if sqlite_lock is not None:
                 sqlite_lock.close()
             logger.info("base service stopped", extra={"action": "stopped"})

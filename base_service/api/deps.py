@@ -12,14 +12,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service.api.problems import ProblemError
 from base_service.config import Settings
 from base_service.metrics import Metrics
 from base_service.poller import Poller
 from base_service.scheduler import Scheduler
-from base_service.store.database import Reader
+from base_service.store.database import Store
 
 
 @dataclass(frozen=True)
@@ -27,8 +26,7 @@ class Services:
     """The resources one running app holds; built in the lifespan."""
 
     settings: Settings
-    engine: AsyncEngine
-    reader: Reader  # the API's reads (store/reads.py), in one hop each
+    store: Store  # the database: every read and write, in one hop each
     scheduler: Scheduler
     poller: Poller
     metrics: Metrics

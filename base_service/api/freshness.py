@@ -15,7 +15,7 @@ from sqlalchemy.engine import RowMapping
 from base_service.config import Settings
 from base_service.schedule import effective_interval
 from base_service.store import reads
-from base_service.store.database import Reader
+from base_service.store.database import Store
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,9 @@ class Freshness:
     stale: bool
 
 
-async def load_freshness(reader: Reader, settings: Settings, now: datetime) -> dict[str, Freshness]:
+async def load_freshness(store: Store, settings: Settings, now: datetime) -> dict[str, Freshness]:
     """The freshness of every plugin with stored state, read from the store."""
-    return freshness(await reader.run(reads.plugin_facts), settings, now)
+    return freshness(await store.read(reads.plugin_facts), settings, now)
 
 
 def freshness(

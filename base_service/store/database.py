@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import fcntl
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -53,65 +55,119 @@ def create_engine(database_url: str) -> AsyncEngine:
     return engine
 
 
-class Reader:
-    """Runs a read, written as a plain function of a `Connection`, whole and in one hop.
+class Store:
+    """Runs the store's work, each unit written as a plain function of a `Connection`, whole
+    and in one hop: `read` for queries, `write` for a transaction.
 
-    Through aiosqlite every step of a query (checkout, execute, fetch, rollback) is a round
-    trip to the connection's own thread, about 70 µs each: an event listing spent more time
-    in those hops than in SQLite. So on an SQLite file a read runs on a synchronous engine
-    over the same file (WAL lets it read beside the async engine's writes), in a small pool
-    of threads of its own: few threads keep their connections' page caches warm and contend
+    Through aiosqlite every step of a statement (checkout, execute, fetch, commit) is a round
+    trip to the connection's own thread, about 70 µs each: a listing spent more time in those
+    hops than in SQLite, and a run's 17 statements spent more than its SQL. So on an SQLite
+    file the work runs on a synchronous engine over the same file, in small pools of threads
+    of their own ("lanes"): few threads keep their connections' page caches warm and contend
     less for the GIL than the event loop's default executor (measured: 400 against 200
-    listings/s under 50 clients). A read that scans (a text search: seconds over a million
-    events) runs in threads apart, so scans wait for scans and never hold up the index-bound
-    reads. On other databases, whose drivers are natively async, a read runs through the async
-    engine's `run_sync`.
+    listings/s under 50 clients). Reads that scan (a text search: seconds over a million
+    events) have a lane apart, so they never hold up the index-bound reads; writes have one
+    thread, since SQLite takes one writer at a time anyway, and it runs them in the order
+    they were asked for (WAL lets the readers read meanwhile). On other databases, whose
+    drivers are natively async, the work runs through the async engine's `run_sync`.
+
+    Once `read` or `write` returns or raises, the work is over, committed or rolled back:
+    a task cancelled while its work runs in a thread waits for the work to end (a thread
+    cannot be interrupted), then takes the cancel; through `run_sync` the cancel interrupts
+    the work and its transaction rolls back.
     """
 
-    THREADS = 2  # per lane: reads that use an index, and reads that scan
+    READ_THREADS = 2  # per read lane: reads that use an index, and reads that scan
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self.engine = engine
         url = engine.url
         self._sync: Engine | None = None
-        self._lanes: dict[bool, ThreadPoolExecutor] = {}
+        self._lanes: dict[str, ThreadPoolExecutor] = {}
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
             self._sync = create_sync_engine(
                 url.set(drivername="sqlite+pysqlite"),
                 connect_args={"timeout": 30, "check_same_thread": False},
-                pool_size=2 * self.THREADS,
+                pool_size=2 * self.READ_THREADS + 1,
                 **_JSON_CODEC,
             )
             event.listen(self._sync, "connect", _tune_sqlite)
+            threads = {"reader": self.READ_THREADS, "scanner": self.READ_THREADS, "writer": 1}
             self._lanes = {
-                scans: ThreadPoolExecutor(self.THREADS, thread_name_prefix=name)
-                for scans, name in ((False, "reader"), (True, "scanner"))
+                name: ThreadPoolExecutor(count, thread_name_prefix=name)
+                for name, count in threads.items()
             }
 
-    async def run(self, read: Callable[..., T], *args: Any, scans: bool = False) -> T:
-        """`read(connection, *args)`, in a connection of its own; `scans` when it may read
-        the whole table rather than an index range."""
+    async def read(
+        self, work: Callable[..., T], *args: Any, scans: bool = False, **kwargs: Any
+    ) -> T:
+        """`work(connection, *args, **kwargs)` on a connection of its own, outside a
+        transaction of ours; `scans` when it may read a whole table rather than an index
+        range."""
+        if kwargs:
+            work = functools.partial(work, **kwargs)
         if not self._lanes:
-            async with self._engine.connect() as conn:
-                return await conn.run_sync(read, *args)
-        loop = asyncio.get_running_loop()
-        context = contextvars.copy_context()  # the request id, for any log line in the read
-        return await loop.run_in_executor(
-            self._lanes[scans], context.run, self._run_sync, read, *args
-        )
+            async with self.engine.connect() as conn:
+                return await conn.run_sync(work, *args)
+        return await self._in_lane("scanner" if scans else "reader", self._read, work, args)
 
-    def _run_sync(self, read: Callable[..., T], *args: Any) -> T:
+    async def write(
+        self, work: Callable[..., T], *args: Any, commit: bool = True, **kwargs: Any
+    ) -> T:
+        """`work(connection, *args, **kwargs)` in one transaction, committed when it returns
+        (rolled back when it raises, or when `commit` is false: a trial that changes
+        nothing)."""
+        if kwargs:
+            work = functools.partial(work, **kwargs)
+        if not self._lanes:
+            async with self.engine.connect() as conn, conn.begin() as transaction:
+                value = await conn.run_sync(work, *args)
+                if not commit:
+                    await transaction.rollback()
+                return value
+        return await self._in_lane("writer", self._write, work, args, commit)
+
+    async def _in_lane(self, lane: str, call: Callable[..., T], *args: Any) -> T:
+        context = contextvars.copy_context()  # the request id, for any log line in the work
+        queued = self._lanes[lane].submit(context.run, call, *args)
+        work = asyncio.wrap_future(queued)
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            if not queued.cancel():  # it has begun: a thread cannot be stopped, so wait it out
+                await _uncancellable(work)
+            raise
+
+    def _read(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
         assert self._sync is not None
         with self._sync.connect() as conn:
-            return read(conn, *args)
+            return work(conn, *args)
+
+    def _write(self, work: Callable[..., T], args: tuple[Any, ...], commit: bool) -> T:
+        assert self._sync is not None
+        with self._sync.connect() as conn, conn.begin() as transaction:
+            value = work(conn, *args)
+            if not commit:
+                transaction.rollback()
+            return value
 
     async def dispose(self) -> None:
-        """Let the reads in progress finish, then stop the threads and close the connections
-        the reader holds (the async engine is its owner's)."""
+        """Let the work in progress finish, stop the threads, and close every connection."""
         for lane in self._lanes.values():
             await asyncio.to_thread(lane.shutdown, wait=True, cancel_futures=True)
         if self._sync is not None:
             self._sync.dispose()
+        await self.engine.dispose()
+
+
+async def _uncancellable(work: asyncio.Future[Any]) -> None:
+    """Wait until `work` is over, whatever cancels come meanwhile; its outcome is dropped
+    (the caller is being cancelled)."""
+    while not work.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([work])
+    if not work.cancelled():
+        work.exception()  # retrieved, so that asyncio does not log it as never retrieved
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

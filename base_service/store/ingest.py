@@ -1,7 +1,7 @@
 """Where a run is made atomic: pages are staged as they arrive, then applied in one transaction.
 
 Nothing a run stages is visible to readers until `apply_run` commits. A run that fails, times
-out or is killed leaves only staged rows behind, which `discard_run` (or the start-up sweep)
+out or is killed leaves only staged rows behind, which `delete_staging` (or the start-up sweep)
 deletes; the events served stay exactly as the last successful run left them.
 """
 
@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
 
 from base_service import event_json
 from base_service.errors import SnapshotShrunk
@@ -78,41 +78,33 @@ def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-async def stage_events(
-    engine: AsyncEngine, run_id: int, plugin_id: str, batch: Sequence[Event]
+def stage_page(
+    conn: Connection,
+    run_id: int,
+    plugin_id: str,
+    batch: Sequence[Event],
+    removed_ids: Sequence[str] = (),
 ) -> None:
-    """Stage one page of validated events for a run, in its own short transaction."""
-    if not batch:
-        return
-    rows = [{"run_id": run_id, **event_row(plugin_id, event)} for event in batch]
-    async with engine.begin() as conn:
-        await conn.execute(insert(staged_events), rows)
+    """Stage one page for a run: its validated events, and the ids a change set says were
+    removed."""
+    if batch:
+        rows = [{"run_id": run_id, **event_row(plugin_id, event)} for event in batch]
+        conn.execute(insert(staged_events), rows)
+    if removed_ids:
+        conn.execute(
+            insert(staged_removals),
+            [{"run_id": run_id, "event_id": event_id} for event_id in removed_ids],
+        )
 
 
-async def stage_removals(engine: AsyncEngine, run_id: int, event_ids: Sequence[str]) -> None:
-    """Stage the ids a change set says were removed."""
-    if event_ids:
-        async with engine.begin() as conn:
-            await conn.execute(
-                insert(staged_removals),
-                [{"run_id": run_id, "event_id": event_id} for event_id in event_ids],
-            )
+def delete_staging(conn: Connection, run_ids: Sequence[int]) -> None:
+    """Delete everything these runs staged; stored events are untouched."""
+    conn.execute(delete(staged_events).where(staged_events.c.run_id.in_(run_ids)))
+    conn.execute(delete(staged_removals).where(staged_removals.c.run_id.in_(run_ids)))
 
 
-async def delete_staging(conn: AsyncConnection, run_ids: Sequence[int]) -> None:
-    """Delete everything these runs staged, in the caller's transaction."""
-    await conn.execute(delete(staged_events).where(staged_events.c.run_id.in_(run_ids)))
-    await conn.execute(delete(staged_removals).where(staged_removals.c.run_id.in_(run_ids)))
-
-
-async def discard_run(engine: AsyncEngine, run_id: int) -> None:
-    """Delete what a run staged; stored events are untouched."""
-    async with engine.begin() as conn:
-        await delete_staging(conn, [run_id])
-
-
-async def apply_run(
-    conn: AsyncConnection,
+def apply_run(
+    conn: Connection,
     *,
     run_id: int,
     plugin_id: str,
@@ -146,7 +138,7 @@ async def apply_run(
     )
     staged_count = select(func.count()).where(staged.run_id == run_id).scalar_subquery()
     counts = (
-        await conn.execute(
+        conn.execute(
             select(
                 func.count(),
                 func.count(stored.event_id),
@@ -176,7 +168,7 @@ async def apply_run(
     if staged_total > unique_total:  # only then is there a duplicate to name
         duplicate_ids = (
             (
-                await conn.execute(
+                conn.execute(
                     select(staged.event_id)
                     .where(staged.run_id == run_id)
                     .group_by(staged.event_id)
@@ -191,22 +183,22 @@ async def apply_run(
     if full_snapshot:
         seen = select(staged.event_id).where(staged.run_id == run_id)
         if shrink_guard is not None:
-            await _check_shrink(conn, plugin_id, seen, shrink_guard)
+            _check_shrink(conn, plugin_id, seen, shrink_guard)
         gone = stored.event_id.not_in(seen)
     else:  # a change set: only what it names as removed goes
         gone = stored.event_id.in_(
             select(staged_removals.c.event_id).where(staged_removals.c.run_id == run_id)
         )
-    result = await conn.execute(
+    result = conn.execute(
         update(events)
         .where(stored.plugin_id == plugin_id, stored.removed_at.is_(None), gone)
         .values(removed_at=now, changed_at=now)
     )
     removed = result.rowcount
 
-    await conn.execute(_upsert(conn, unique, run_id=run_id, now=now))
-    await _store_venues(conn, plugin_id, manifest, now)
-    await delete_staging(conn, [run_id])
+    conn.execute(_upsert(conn, unique, run_id=run_id, now=now))
+    _store_venues(conn, plugin_id, manifest, now)
+    delete_staging(conn, [run_id])
     return ApplyCounts(
         inserted=unique_total - existing,
         updated=changed,
@@ -216,13 +208,11 @@ async def apply_run(
     )
 
 
-async def _check_shrink(
-    conn: AsyncConnection, plugin_id: str, seen: Any, guard: ShrinkGuard
-) -> None:
+def _check_shrink(conn: Connection, plugin_id: str, seen: Any, guard: ShrinkGuard) -> None:
     stored = events.c
     active = stored.removed_at.is_(None)
     current, vanishing = (
-        await conn.execute(
+        conn.execute(
             select(
                 func.count(),
                 func.count(case((stored.event_id.not_in(seen), 1))),
@@ -237,7 +227,7 @@ async def _check_shrink(
         )
 
 
-def _upsert(conn: AsyncConnection, unique: Any, *, run_id: int, now: datetime) -> Any:
+def _upsert(conn: Connection, unique: Any, *, run_id: int, now: datetime) -> Any:
     source = select(
         unique.c.plugin_id,
         unique.c.event_id,
@@ -283,12 +273,10 @@ def _literal(value: object) -> Any:
     return literal(value, type_=column.type)
 
 
-async def _store_venues(
-    conn: AsyncConnection, plugin_id: str, manifest: Manifest, now: datetime
-) -> None:
+def _store_venues(conn: Connection, plugin_id: str, manifest: Manifest, now: datetime) -> None:
     """Make the stored venues of a plugin match its manifest (absent ones marked removed)."""
     ids = [venue.id for venue in manifest.venues]
-    await conn.execute(
+    conn.execute(
         update(venues)
         .where(
             venues.c.plugin_id == plugin_id,
@@ -298,12 +286,10 @@ async def _store_venues(
         .values(removed_at=now, updated_at=now)
     )
     for start in range(0, len(manifest.venues), _VENUE_BATCH):
-        await _upsert_venues(conn, plugin_id, manifest.venues[start : start + _VENUE_BATCH], now)
+        _upsert_venues(conn, plugin_id, manifest.venues[start : start + _VENUE_BATCH], now)
 
 
-async def _upsert_venues(
-    conn: AsyncConnection, plugin_id: str, batch: Sequence[Venue], now: datetime
-) -> None:
+def _upsert_venues(conn: Connection, plugin_id: str, batch: Sequence[Venue], now: datetime) -> None:
     statement = insert_for(conn)(venues).values(
         [
             {
@@ -319,7 +305,7 @@ async def _upsert_venues(
             for venue in batch
         ]
     )
-    await conn.execute(
+    conn.execute(
         statement.on_conflict_do_update(
             index_elements=[venues.c.plugin_id, venues.c.venue_id],
             set_={

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection
 
 from base_service.store import state
 from base_service.store.tables import plugins, runs
@@ -39,72 +39,64 @@ def _free_or_expired(now: datetime) -> ColumnElement[bool]:
     return or_(plugins.c.lease_owner.is_(None), plugins.c.lease_expires_at < now)
 
 
-async def claim(
-    engine: AsyncEngine, plugin_id: str, owner: str, now: datetime, ttl: float
-) -> Claim | None:
+def claim(conn: Connection, plugin_id: str, owner: str, now: datetime, ttl: float) -> Claim | None:
     """Take the plugin's lease if it is due and nobody holds it; sweep its dead runs."""
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            update(plugins)
-            .where(
-                plugins.c.plugin_id == plugin_id,
-                or_(plugins.c.next_run_at <= now, plugins.c.run_requested.is_(True)),
-                _free_or_expired(now),
-            )
-            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=ttl))
+    result = conn.execute(
+        update(plugins)
+        .where(
+            plugins.c.plugin_id == plugin_id,
+            or_(plugins.c.next_run_at <= now, plugins.c.run_requested.is_(True)),
+            _free_or_expired(now),
         )
-        if result.rowcount != 1:
-            return None
-        requested, force, trace_id = (
-            await conn.execute(
-                select(
-                    plugins.c.run_requested,
-                    plugins.c.force_requested,
-                    plugins.c.requested_trace_id,
-                ).where(plugins.c.plugin_id == plugin_id)
-            )
-        ).one()
-        # Holding the lease, any run of this plugin still marked running belongs to a
-        # replica that died: record it as abandoned and drop what it staged.
-        await state.abandon_running(conn, now, runs.c.plugin_id == plugin_id)
+        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=ttl))
+    )
+    if result.rowcount != 1:
+        return None
+    requested, force, trace_id = conn.execute(
+        select(
+            plugins.c.run_requested,
+            plugins.c.force_requested,
+            plugins.c.requested_trace_id,
+        ).where(plugins.c.plugin_id == plugin_id)
+    ).one()
+    # Holding the lease, any run of this plugin still marked running belongs to a replica
+    # that died: record it as abandoned and drop what it staged.
+    state.abandon_running(conn, now, runs.c.plugin_id == plugin_id)
     return Claim(plugin_id, owner, "manual" if requested else "schedule", bool(force), trace_id)
 
 
-async def renew(engine: AsyncEngine, plugin_id: str, owner: str, now: datetime, ttl: float) -> bool:
+def renew(conn: Connection, plugin_id: str, owner: str, now: datetime, ttl: float) -> bool:
     """Extend a held lease; False if it is no longer ours."""
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            update(plugins)
-            .where(plugins.c.plugin_id == plugin_id, plugins.c.lease_owner == owner)
-            .values(lease_expires_at=now + timedelta(seconds=ttl))
-        )
+    result = conn.execute(
+        update(plugins)
+        .where(plugins.c.plugin_id == plugin_id, plugins.c.lease_owner == owner)
+        .values(lease_expires_at=now + timedelta(seconds=ttl))
+    )
     return result.rowcount == 1
 
 
-async def release_all(engine: AsyncEngine) -> None:
+def release_all(conn: Connection) -> None:
     """Drop every lease: only for a database this process is known to be alone on."""
-    async with engine.begin() as conn:
-        await conn.execute(update(plugins).values(lease_owner=None, lease_expires_at=None))
+    conn.execute(update(plugins).values(lease_owner=None, lease_expires_at=None))
 
 
-async def request_run(
-    engine: AsyncEngine, plugin_id: str, now: datetime, force: bool, trace_id: str | None = None
+def request_run(
+    conn: Connection, plugin_id: str, now: datetime, force: bool, trace_id: str | None = None
 ) -> bool:
     """Ask for a run of the plugin as soon as a replica can; False if one is in progress.
 
     `trace_id` (the asking request's W3C trace) is carried into the run's calls to the plugin.
     """
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            update(plugins)
-            .where(plugins.c.plugin_id == plugin_id, _free_or_expired(now))
-            .values(
-                run_requested=True,
-                force_requested=force,
-                requested_trace_id=trace_id,
-                next_run_at=now,
-            )
+    result = conn.execute(
+        update(plugins)
+        .where(plugins.c.plugin_id == plugin_id, _free_or_expired(now))
+        .values(
+            run_requested=True,
+            force_requested=force,
+            requested_trace_id=trace_id,
+            next_run_at=now,
         )
+    )
     return result.rowcount == 1
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select, tuple_
 from sqlalchemy.engine import Connection, RowMapping
 
 from base_service import event_json
-from base_service.store.database import Reader
+from base_service.store.database import Store
 from base_service.store.tables import events, plugins, venues
 
 
@@ -94,7 +94,7 @@ def _facts_query(plugin_id: str | None) -> Select[Any]:
 def plugin_facts(conn: Connection, plugin_id: str | None = None) -> dict[str, RowMapping]:
     """What listings need to know about every (or one) plugin, by id: its last success,
     failures in a row and declared interval (for freshness), and its longest event.
-    A read for `Reader.run`."""
+    A read for `Store.read`."""
     rows = conn.execute(_facts_query(plugin_id)).mappings().all()
     return {row["plugin_id"]: row for row in rows}
 
@@ -116,7 +116,7 @@ def _longest_event(facts: dict[str, RowMapping]) -> float | None:
 
 
 async def list_events(
-    reader: Reader,
+    store: Store,
     filters: EventFilter,
     *,
     limit: int,
@@ -126,7 +126,7 @@ async def list_events(
     """One page of events ordered by (start, plugin, id), in one connection."""
     # A text filter cannot use an index: such a listing may scan every event.
     scans = filters.text is not None
-    return await reader.run(_list_events, filters, limit, after, columns, scans=scans)
+    return await store.read(_list_events, filters, limit, after, columns, scans=scans)
 
 
 def _list_events(
@@ -157,10 +157,10 @@ def _list_events(
 
 
 async def list_venues(
-    reader: Reader, plugin_id: str | None = None, venue_id: str | None = None
+    store: Store, plugin_id: str | None = None, venue_id: str | None = None
 ) -> list[RowMapping]:
     """Venues known from the plugins' manifests, current ones only."""
-    return await reader.run(_list_venues, plugin_id, venue_id)
+    return await store.read(_list_venues, plugin_id, venue_id)
 
 
 def _list_venues(conn: Connection, plugin_id: str | None, venue_id: str | None) -> list[RowMapping]:

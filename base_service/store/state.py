@@ -8,8 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, insert, select, update
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection, RowMapping
 
 from base_service.errors import LeaseLost
 from base_service.store.ingest import delete_staging
@@ -41,64 +40,59 @@ class RunResult:
     error: str | None = None
 
 
-async def register_plugins(
-    engine: AsyncEngine, registered: Sequence[tuple[str, str, datetime]], now: datetime
+def register_plugins(
+    conn: Connection, registered: Sequence[tuple[str, str, datetime]], now: datetime
 ) -> None:
     """Create state rows for new plugins (first run at the given time); keep URLs current.
 
     Safe when several replicas start at once: an existing row is never overwritten.
     """
-    async with engine.begin() as conn:
-        for plugin_id, url, first_run_at in registered:
-            statement = insert_for(conn)(plugins).values(
-                plugin_id=plugin_id,
-                url=url,
-                state="pending",
-                consecutive_failures=0,
-                next_run_at=first_run_at,
-                updated_at=now,
-                run_requested=False,
-                force_requested=False,
-            )
-            await conn.execute(statement.on_conflict_do_nothing(index_elements=["plugin_id"]))
-            await conn.execute(
-                update(plugins)
-                .where(plugins.c.plugin_id == plugin_id, plugins.c.url != url)
-                .values(url=url, updated_at=now)
-            )
+    for plugin_id, url, first_run_at in registered:
+        statement = insert_for(conn)(plugins).values(
+            plugin_id=plugin_id,
+            url=url,
+            state="pending",
+            consecutive_failures=0,
+            next_run_at=first_run_at,
+            updated_at=now,
+            run_requested=False,
+            force_requested=False,
+        )
+        conn.execute(statement.on_conflict_do_nothing(index_elements=["plugin_id"]))
+        conn.execute(
+            update(plugins)
+            .where(plugins.c.plugin_id == plugin_id, plugins.c.url != url)
+            .values(url=url, updated_at=now)
+        )
 
 
-async def next_runs(engine: AsyncEngine, plugin_ids: Sequence[str]) -> dict[str, datetime | None]:
+def next_runs(conn: Connection, plugin_ids: Sequence[str]) -> dict[str, datetime | None]:
     """When each of these plugins is next due, as stored (shared by every replica)."""
     # The whole (small) table, filtered here: an IN list of every plugin id is compiled
     # afresh on each read and costs more than the rows it saves.
     wanted = set(plugin_ids)
     query = select(plugins.c.plugin_id, plugins.c.next_run_at)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
+    rows = conn.execute(query).all()
     return {row.plugin_id: row.next_run_at for row in rows if row.plugin_id in wanted}
 
 
-async def abandon_runs(
-    engine: AsyncEngine, now: datetime, run_ids: Sequence[int] | None = None
-) -> int:
+def abandon_runs(conn: Connection, now: datetime, run_ids: Sequence[int] | None = None) -> int:
     """Mark runs still 'running' (these, or all of them) abandoned and drop their staging."""
     condition = runs.c.run_id.in_(run_ids) if run_ids is not None else None
-    async with engine.begin() as conn:
-        return await abandon_running(conn, now, condition)
+    return abandon_running(conn, now, condition)
 
 
-async def abandon_running(
-    conn: AsyncConnection, now: datetime, condition: ColumnElement[bool] | None = None
+def abandon_running(
+    conn: Connection, now: datetime, condition: ColumnElement[bool] | None = None
 ) -> int:
-    """In the caller's transaction: mark runs still 'running' (those matching `condition`)
+    """Mark runs still 'running' (those matching `condition`)
     abandoned, and drop what they staged. Nothing of them was applied."""
     query = select(runs.c.run_id).where(runs.c.outcome == "running")
     if condition is not None:
         query = query.where(condition)
-    stale = (await conn.execute(query)).scalars().all()
+    stale = conn.execute(query).scalars().all()
     if stale:
-        await conn.execute(
+        conn.execute(
             update(runs)
             .where(runs.c.run_id.in_(stale))
             .values(
@@ -108,37 +102,36 @@ async def abandon_running(
                 error="the process running it stopped; nothing was applied",
             )
         )
-        await delete_staging(conn, stale)
+        delete_staging(conn, stale)
     return len(stale)
 
 
-async def start_run(
-    engine: AsyncEngine, plugin_id: str, trigger: str, now: datetime, replica: str | None = None
-) -> int:
-    """Create a run record in state 'running'; return its id."""
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            insert(runs).values(
-                plugin_id=plugin_id,
-                trigger=trigger,
-                replica=replica,
-                started_at=now,
-                outcome="running",
-                pages=0,
-                fetched=0,
-                inserted=0,
-                updated=0,
-                removed=0,
-                quarantined=0,
-            )
+def start_run(
+    conn: Connection, plugin_id: str, trigger: str, now: datetime, replica: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Create a run record in state 'running'; return its id and the plugin's state row."""
+    result = conn.execute(
+        insert(runs).values(
+            plugin_id=plugin_id,
+            trigger=trigger,
+            replica=replica,
+            started_at=now,
+            outcome="running",
+            pages=0,
+            fetched=0,
+            inserted=0,
+            updated=0,
+            removed=0,
+            quarantined=0,
         )
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0]), plugin_row(conn, plugin_id)
 
 
-async def finish_run(
-    conn: AsyncConnection,
+def finish_run(
+    conn: Connection,
     *,
     run_id: int,
     plugin_id: str,
@@ -152,9 +145,9 @@ async def finish_run(
     owner: str,
     resume: Resume | None = None,
 ) -> None:
-    """Close a run record, update the plugin's state and release its lease, in the caller's
-    transaction; raise LeaseLost (rolling it back) if `owner` no longer holds the lease."""
-    released = await conn.execute(
+    """Close a run record, update the plugin's state and release its lease; raise LeaseLost
+    (the transaction then rolls back) if `owner` no longer holds the lease."""
+    released = conn.execute(
         update(plugins)
         .where(plugins.c.plugin_id == plugin_id, plugins.c.lease_owner == owner)
         .values(
@@ -167,7 +160,7 @@ async def finish_run(
     )
     if released.rowcount != 1:
         raise LeaseLost(f"lease on {plugin_id} was lost before the run could be recorded")
-    await conn.execute(
+    conn.execute(
         update(runs)
         .where(runs.c.run_id == run_id)
         .values(
@@ -184,7 +177,7 @@ async def finish_run(
         )
     )
     if reasons:
-        await conn.execute(
+        conn.execute(
             insert(quarantine),
             [{"run_id": run_id, "event_id": eid, "reason": why} for eid, why in reasons],
         )
@@ -205,29 +198,23 @@ async def finish_run(
         values["sync_token"] = resume.sync_token
         values["etag"] = resume.etag
         values["max_event_seconds"] = resume.max_event_seconds
-    await conn.execute(update(plugins).where(plugins.c.plugin_id == plugin_id).values(**values))
+    conn.execute(update(plugins).where(plugins.c.plugin_id == plugin_id).values(**values))
 
 
-async def plugin_row(engine: AsyncEngine, plugin_id: str) -> dict[str, Any]:
+def plugin_row(conn: Connection, plugin_id: str) -> dict[str, Any]:
     """One plugin's state row."""
-    async with engine.connect() as conn:
-        row = (
-            (await conn.execute(select(plugins).where(plugins.c.plugin_id == plugin_id)))
-            .mappings()
-            .one()
-        )
-    return dict(row)
+    query = select(plugins).where(plugins.c.plugin_id == plugin_id)
+    return dict(conn.execute(query).mappings().one())
 
 
-async def plugin_rows(engine: AsyncEngine) -> dict[str, RowMapping]:
+def plugin_rows(conn: Connection) -> dict[str, RowMapping]:
     """Every plugin's state row, by id."""
-    async with engine.connect() as conn:
-        rows = (await conn.execute(select(plugins))).mappings().all()
+    rows = conn.execute(select(plugins)).mappings().all()
     return {row["plugin_id"]: row for row in rows}
 
 
-async def run_rows(
-    engine: AsyncEngine,
+def run_rows(
+    conn: Connection,
     *,
     plugin_id: str | None = None,
     run_ids: Sequence[int] = (),
@@ -242,16 +229,14 @@ async def run_rows(
         query = query.where(runs.c.run_id.in_(run_ids))
     if before is not None:
         query = query.where(runs.c.run_id < before)
-    async with engine.connect() as conn:
-        return list((await conn.execute(query)).mappings().all())
+    return list(conn.execute(query).mappings().all())
 
 
-async def quarantine_rows(engine: AsyncEngine, run_id: int) -> list[RowMapping]:
+def quarantine_rows(conn: Connection, run_id: int) -> list[RowMapping]:
     """The quarantined records kept for a run."""
     query = (
         select(quarantine.c.event_id, quarantine.c.reason)
         .where(quarantine.c.run_id == run_id)
         .order_by(quarantine.c.id)
     )
-    async with engine.connect() as conn:
-        return list((await conn.execute(query)).mappings().all())
+    return list(conn.execute(query).mappings().all())

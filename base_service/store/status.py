@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection, RowMapping
 
 from base_service.store.tables import events
 
@@ -23,8 +22,8 @@ class Upcoming:
     total: int
 
 
-async def upcoming_events(
-    engine: AsyncEngine, venues: Sequence[VenueKey], now: datetime, per_venue: int
+def upcoming_events(
+    conn: Connection, venues: Sequence[VenueKey], now: datetime, per_venue: int
 ) -> dict[VenueKey, Upcoming]:
     """For each venue, its next `per_venue` current events starting at or after `now`.
 
@@ -41,21 +40,17 @@ async def upcoming_events(
         .group_by(c.plugin_id, c.venue_id)
     )
     result: dict[VenueKey, Upcoming] = {}
-    async with engine.connect() as conn:
-        totals = {
-            (row.plugin_id, row.venue_id): int(row.n)
-            for row in (await conn.execute(counts_query)).all()
-        }
-        for plugin_id, venue_id in venues:
-            total = totals.get((plugin_id, venue_id), 0)
-            rows: list[RowMapping] = []
-            if total:
-                query = (
-                    select(events)
-                    .where(*upcoming, c.plugin_id == plugin_id, c.venue_id == venue_id)
-                    .order_by(c.start_at, c.event_id)
-                    .limit(per_venue)
-                )
-                rows = list((await conn.execute(query)).mappings().all())
-            result[(plugin_id, venue_id)] = Upcoming(rows=rows, total=max(total, len(rows)))
+    totals = {(row.plugin_id, row.venue_id): int(row.n) for row in conn.execute(counts_query).all()}
+    for plugin_id, venue_id in venues:
+        total = totals.get((plugin_id, venue_id), 0)
+        rows: list[RowMapping] = []
+        if total:
+            query = (
+                select(events)
+                .where(*upcoming, c.plugin_id == plugin_id, c.venue_id == venue_id)
+                .order_by(c.start_at, c.event_id)
+                .limit(per_venue)
+            )
+            rows = list(conn.execute(query).mappings().all())
+        result[(plugin_id, venue_id)] = Upcoming(rows=rows, total=max(total, len(rows)))
     return result

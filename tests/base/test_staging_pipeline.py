@@ -1,7 +1,7 @@
 """A run stages page k while it fetches page k+1: what that must never change.
 
 The poller runs against a real fake plugin on a loopback port and a real database (SQLite
-and PostgreSQL); a slow database is stood in for by slowing `ingest.stage_events`.
+and PostgreSQL); a slow database is stood in for by slowing the store's staging writes.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import pytest
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection
 
 from base_service.client import HttpClients
 from base_service.config import PluginConfig, Settings
 from base_service.poller import Poller
 from base_service.store import ingest, leases, state
-from base_service.store.database import create_engine, migrate
+from base_service.store.database import Store, create_engine, migrate
 from base_service.store.tables import events, staged_events
 from tests.support.fake_plugin import FakePlugin, make_event
 from tests.support.servers import serve_app
@@ -38,18 +38,19 @@ def plugin() -> Iterator[tuple[FakePlugin, str]]:
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+async def store(database_url: str) -> AsyncIterator[Store]:
     engine = create_engine(database_url)
     await migrate(engine)
-    yield engine
-    await engine.dispose()
+    store = Store(engine)
+    yield store
+    await store.dispose()
 
 
-async def _run_once(engine: AsyncEngine, url: str, **settings: Any) -> Any:
+async def _run_once(store: Store, url: str, **settings: Any) -> Any:
     config = Settings(database_url="sqlite+aiosqlite://", **settings)
-    await state.register_plugins(engine, [("fake", url, NOW)], NOW)
-    poller = Poller(engine, HttpClients(config), config, lambda: NOW)
-    claim = await leases.claim(engine, "fake", "test", NOW, 30)
+    await store.write(state.register_plugins, [("fake", url, NOW)], NOW)
+    poller = Poller(store, HttpClients(config), config, lambda: NOW)
+    claim = await store.write(leases.claim, "fake", "test", NOW, 30)
     assert claim is not None
     plugin = PluginConfig(
         plugin_id="fake", url=url, interval_override=None, read_timeout=5.0, token=None
@@ -57,13 +58,16 @@ async def _run_once(engine: AsyncEngine, url: str, **settings: Any) -> Any:
     return await poller.run(plugin, claim)
 
 
-async def _staged(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
-        return int((await conn.execute(select(func.count()).select_from(staged_events))).scalar())
+def _count_staged(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(staged_events)).scalar_one())
+
+
+async def _staged(store: Store) -> int:
+    return await store.read(_count_staged)
 
 
 async def test_a_run_that_ends_while_a_page_is_being_staged_leaves_nothing_staged(
-    engine: AsyncEngine, plugin: tuple[FakePlugin, str], monkeypatch: pytest.MonkeyPatch
+    store: Store, plugin: tuple[FakePlugin, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake, url = plugin
 
@@ -76,42 +80,45 @@ async def test_a_run_that_ends_while_a_page_is_being_staged_leaves_nothing_stage
 
     staging: list[asyncio.Task[Any] | None] = []
 
-    async def stuck_database(*_: Any) -> None:  # staging page 1 never finishes by itself
-        staging.append(asyncio.current_task())
+    write = Store.write
+
+    async def stuck_database(self: Store, work: Any, *args: Any, **kwargs: Any) -> Any:
+        if work is not ingest.stage_page:
+            return await write(self, work, *args, **kwargs)
+        staging.append(asyncio.current_task())  # staging page 1 never finishes by itself
         await asyncio.Event().wait()
 
-    monkeypatch.setattr(ingest, "stage_events", stuck_database)
-    report = await _run_once(engine, url, run_timeout_seconds=0.5)
+    monkeypatch.setattr(Store, "write", stuck_database)
+    report = await _run_once(store, url, run_timeout_seconds=0.5)
 
     assert report.outcome == "failed"
     # Nothing of the run is left running to write a page after its staging was discarded.
     assert staging and all(task is not None and task.done() for task in staging), staging
-    assert await _staged(engine) == 0
+    assert await _staged(store) == 0
 
 
 async def test_pages_are_applied_in_the_order_they_came(
-    engine: AsyncEngine, plugin: tuple[FakePlugin, str]
+    store: Store, plugin: tuple[FakePlugin, str]
 ) -> None:
     fake, url = plugin
     # The same id on pages 1 and 2: the first one seen wins, the other is a duplicate.
     fake.events = [make_event(0, title="first"), make_event(1), make_event(0, title="second")]
-    report = await _run_once(engine, url)
+    report = await _run_once(store, url)
     assert report.outcome == "success"
     assert report.result.quarantined == 1
-    async with engine.connect() as conn:
-        title = (await conn.execute(select(events.c.title))).scalars().all()
+    title = await store.read(lambda conn: conn.execute(select(events.c.title)).scalars().all())
     assert sorted(title) == ["Show 1", "first"]
-    assert await _staged(engine) == 0
+    assert await _staged(store) == 0
 
 
 async def test_a_nul_in_a_utf16_page_is_quarantined_and_the_run_succeeds(
-    engine: AsyncEngine, plugin: tuple[FakePlugin, str]
+    store: Store, plugin: tuple[FakePlugin, str]
 ) -> None:
     fake, url = plugin
     body = json.dumps(
         {"events": [make_event(0), make_event(1, title="a\u0000b")], "next_cursor": None}
     ).encode("utf-16")
     fake.faults["/v1/events"] = lambda _: Response(body, media_type="application/json")
-    report = await _run_once(engine, url, quarantine_max_ratio=1.0)
+    report = await _run_once(store, url, quarantine_max_ratio=1.0)
     assert (report.outcome, report.result.error) == ("success", None)
     assert (report.result.inserted, report.result.quarantined) == (1, 1)

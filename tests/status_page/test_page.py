@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from base_service.api.problems import install_problem_handlers
 from base_service.api.routes import status_page
+from base_service.store.database import Store
 from tests.status_page.helpers import FORM, flash, plugin_row, run_form, venue_card
 from tests.support.base import (
     ADMIN_TOKEN,
@@ -293,10 +295,14 @@ def test_unreachable_database_is_said_with_503(tmp_path: Path) -> None:
     app.include_router(status_page.router)
     # A database in a folder that does not exist cannot be opened.
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'm.db'}")
-    # The page reads only the settings and the engine of the app's services.
-    app.state.services = SimpleNamespace(settings=settings, engine=engine)
-    with serve_app(app) as url:
-        response = httpx.get(f"{url}/", timeout=10)
+    # The page reads only the settings and the store of the app's services.
+    store = Store(engine)
+    app.state.services = SimpleNamespace(settings=settings, store=store)
+    try:
+        with serve_app(app) as url:
+            response = httpx.get(f"{url}/", timeout=10)
+    finally:
+        asyncio.run(store.dispose())
     assert response.status_code == 503
     assert "The database cannot be reached" in response.text
     assert "database unreachable" in response.text

@@ -28,12 +28,11 @@ from sqlalchemy import (
 )
 from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from base_service.generated.plugin_api import Event, Manifest
 from base_service.store import ingest, reads, state
-from base_service.store.database import Reader, alembic_config, create_engine, migrate
-from base_service.store.tables import events, metadata, staged_events
+from base_service.store.database import Store, alembic_config, create_engine, migrate
+from base_service.store.tables import events, metadata, plugins, staged_events
 from tests.support.fake_plugin import FakePlugin, make_event
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
@@ -41,61 +40,80 @@ MANIFEST = Manifest.model_validate(FakePlugin().manifest())
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """The store as the base uses it: on SQLite, reads and writes in threads of their own."""
     engine = create_engine(database_url)
     await migrate(engine)
-    await state.register_plugins(engine, [("p", "http://p", NOW)], NOW)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def reader(engine: AsyncEngine) -> AsyncIterator[Reader]:
-    """Listings read as the API reads them: on SQLite, through the synchronous twin engine."""
-    reader = Reader(engine)
-    yield reader
-    await reader.dispose()
+    store = Store(engine)
+    await store.write(state.register_plugins, [("p", "http://p", NOW)], NOW)
+    yield store
+    await store.dispose()
 
 
 def _events(*numbers: int, **fields: object) -> list[Event]:
     return [Event.model_validate(make_event(n, **fields)) for n in numbers]
 
 
-async def _run(engine: AsyncEngine, *pages: list[Event], now: datetime = NOW) -> ingest.ApplyCounts:
-    run_id = await state.start_run(engine, "p", "schedule", now)
+async def _stage(store: Store, *pages: list[Event], now: datetime = NOW) -> int:
+    run_id, _ = await store.write(state.start_run, "p", "schedule", now)
     for page in pages:
-        await ingest.stage_events(engine, run_id, "p", page)
-    async with engine.begin() as conn:
-        return await ingest.apply_run(
-            conn, run_id=run_id, plugin_id="p", manifest=MANIFEST, now=now
-        )
+        await store.write(ingest.stage_page, run_id, "p", page)
+    return run_id
 
 
-async def _stored(engine: AsyncEngine) -> dict[str, tuple[str, datetime | None]]:
-    async with engine.connect() as conn:
-        rows = (await conn.execute(select(events))).mappings().all()
+async def _run(store: Store, *pages: list[Event], now: datetime = NOW) -> ingest.ApplyCounts:
+    run_id = await _stage(store, *pages, now=now)
+    return await store.write(
+        ingest.apply_run, run_id=run_id, plugin_id="p", manifest=MANIFEST, now=now
+    )
+
+
+def _titles(conn: Connection) -> dict[str, tuple[str, datetime | None]]:
+    rows = conn.execute(select(events)).mappings().all()
     return {row["event_id"]: (row["title"], row["removed_at"]) for row in rows}
 
 
-async def test_migrations_match_the_tables(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        diff = await conn.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
-        )
+async def _stored(store: Store) -> dict[str, tuple[str, datetime | None]]:
+    return await store.read(_titles)
+
+
+async def test_migrations_match_the_tables(store: Store) -> None:
+    diff = await store.read(
+        lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+    )
     assert diff == []
 
 
-async def test_migrating_twice_is_harmless(engine: AsyncEngine) -> None:
-    await migrate(engine)
+async def test_migrating_twice_is_harmless(store: Store) -> None:
+    await migrate(store.engine)
 
 
-async def test_apply_inserts_updates_and_removes(engine: AsyncEngine) -> None:
-    first = await _run(engine, _events(0, 1), _events(2))
+async def test_a_write_commits_whole_or_not_at_all(store: Store) -> None:
+    """A unit of work is one transaction: committed when it returns, rolled back when it
+    raises or is a trial (`commit=False`)."""
+    await _run(store, _events(0))
+
+    def rename_then(conn: Connection, fail: bool) -> str:
+        conn.execute(update(events).values(title="Renamed"))
+        if fail:
+            raise LookupError("halfway")
+        return _titles(conn)["ev-0"][0]
+
+    with pytest.raises(LookupError, match="halfway"):
+        await store.write(rename_then, True)
+    assert await store.write(rename_then, False, commit=False) == "Renamed"
+    assert (await _stored(store))["ev-0"][0] == "Show 0"
+    assert await store.write(rename_then, False) == "Renamed"
+    assert (await _stored(store))["ev-0"][0] == "Renamed"
+
+
+async def test_apply_inserts_updates_and_removes(store: Store) -> None:
+    first = await _run(store, _events(0, 1), _events(2))
     assert (first.inserted, first.updated, first.removed) == (3, 0, 0)
     later = NOW + timedelta(hours=1)
-    second = await _run(engine, _events(0) + _events(1, title="New"), now=later)
+    second = await _run(store, _events(0) + _events(1, title="New"), now=later)
     assert (second.inserted, second.updated, second.removed) == (0, 1, 1)
-    stored = await _stored(engine)
+    stored = await _stored(store)
     assert stored == {
         "ev-0": ("Show 0", None),
         "ev-1": ("New", None),
@@ -103,54 +121,54 @@ async def test_apply_inserts_updates_and_removes(engine: AsyncEngine) -> None:
     }
 
 
-async def test_an_unchanged_snapshot_changes_nothing(engine: AsyncEngine) -> None:
-    await _run(engine, _events(0, 1))
-    again = await _run(engine, _events(1, 0), now=NOW + timedelta(hours=1))
+async def test_an_unchanged_snapshot_changes_nothing(store: Store) -> None:
+    await _run(store, _events(0, 1))
+    again = await _run(store, _events(1, 0), now=NOW + timedelta(hours=1))
     assert (again.inserted, again.updated, again.removed) == (0, 0, 0)
 
 
-async def test_a_removed_event_that_returns_is_restored(engine: AsyncEngine) -> None:
-    await _run(engine, _events(0, 1))
-    await _run(engine, _events(0))
-    back = await _run(engine, _events(0, 1))
+async def test_a_removed_event_that_returns_is_restored(store: Store) -> None:
+    await _run(store, _events(0, 1))
+    await _run(store, _events(0))
+    back = await _run(store, _events(0, 1))
     assert (back.inserted, back.updated, back.removed) == (0, 1, 0)
-    assert (await _stored(engine))["ev-1"] == ("Show 1", None)
+    assert (await _stored(store))["ev-1"] == ("Show 1", None)
 
 
-async def test_duplicates_keep_the_first_row(engine: AsyncEngine) -> None:
-    counts = await _run(engine, _events(0, 1), _events(1, title="Dup"))
+async def test_duplicates_keep_the_first_row(store: Store) -> None:
+    counts = await _run(store, _events(0, 1), _events(1, title="Dup"))
     assert counts.duplicates == ["ev-1"] and counts.duplicate_count == 1
-    assert (await _stored(engine))["ev-1"] == ("Show 1", None)
+    assert (await _stored(store))["ev-1"] == ("Show 1", None)
 
 
-async def test_a_discarded_run_leaves_stored_events_alone(engine: AsyncEngine) -> None:
-    await _run(engine, _events(0, 1))
-    before = await _stored(engine)
-    run_id = await state.start_run(engine, "p", "schedule", NOW)
-    await ingest.stage_events(engine, run_id, "p", _events(5, 6))
-    await ingest.discard_run(engine, run_id)
-    assert await _stored(engine) == before
-    async with engine.connect() as conn:
-        assert (await conn.execute(select(func.count()).select_from(staged_events))).scalar() == 0
+async def test_a_discarded_run_leaves_stored_events_alone(store: Store) -> None:
+    await _run(store, _events(0, 1))
+    before = await _stored(store)
+    run_id = await _stage(store, _events(5, 6))
+    await store.write(ingest.delete_staging, [run_id])
+    assert await _stored(store) == before
+    staged = await store.read(
+        lambda conn: conn.execute(select(func.count()).select_from(staged_events)).scalar()
+    )
+    assert staged == 0
 
 
-async def test_interrupted_runs_are_swept(engine: AsyncEngine) -> None:
-    run_id = await state.start_run(engine, "p", "schedule", NOW)
-    await ingest.stage_events(engine, run_id, "p", _events(0))
-    assert await state.abandon_runs(engine, NOW) == 1
-    (run,) = await state.run_rows(engine, run_ids=[run_id])
+async def test_interrupted_runs_are_swept(store: Store) -> None:
+    run_id = await _stage(store, _events(0))
+    assert await store.write(state.abandon_runs, NOW) == 1
+    (run,) = await store.read(state.run_rows, run_ids=[run_id])
     assert run["outcome"] == "abandoned"
-    assert await _stored(engine) == {}
+    assert await _stored(store) == {}
 
 
-async def test_keyset_pages_cover_everything_once(engine: AsyncEngine, reader: Reader) -> None:
+async def test_keyset_pages_cover_everything_once(store: Store) -> None:
     await _run(
-        engine, _events(*range(7)), _events(7, 8, title="Same start", start=make_event(3)["start"])
+        store, _events(*range(7)), _events(7, 8, title="Same start", start=make_event(3)["start"])
     )
     seen: list[str] = []
     after = None
     while True:
-        listing = await reads.list_events(reader, reads.EventFilter(), limit=2, after=after)
+        listing = await reads.list_events(store, reads.EventFilter(), limit=2, after=after)
         rows, after = listing.rows, listing.next_key
         seen.extend(row["event_id"] for row in rows)
         if after is None:
@@ -159,21 +177,22 @@ async def test_keyset_pages_cover_everything_once(engine: AsyncEngine, reader: R
     assert len(seen) == 9
 
 
-async def test_a_listing_while_a_run_applies_sees_the_last_applied_snapshot(
-    engine: AsyncEngine, reader: Reader
-) -> None:
+async def test_a_listing_while_a_run_applies_sees_the_last_applied_snapshot(store: Store) -> None:
     """The reader's connections (on SQLite, another engine) see an apply whole or not at all."""
-    await _run(engine, _events(0, 1))
+    await _run(store, _events(0, 1))
     later = NOW + timedelta(hours=1)
-    run_id = await state.start_run(engine, "p", "schedule", later)
-    await ingest.stage_events(engine, run_id, "p", _events(1, 2, title="New"))
+    run_id = await _stage(store, _events(1, 2, title="New"), now=later)
 
     async def listed() -> list[tuple[str, str]]:
-        rows = (await reads.list_events(reader, reads.EventFilter(), limit=10, after=None)).rows
+        rows = (await reads.list_events(store, reads.EventFilter(), limit=10, after=None)).rows
         return [(row["event_id"], row["title"]) for row in rows]
 
-    async with engine.begin() as conn:
-        await ingest.apply_run(conn, run_id=run_id, plugin_id="p", manifest=MANIFEST, now=later)
+    def apply(conn: Connection) -> None:
+        ingest.apply_run(conn, run_id=run_id, plugin_id="p", manifest=MANIFEST, now=later)
+
+    # Applied on the async engine, so that the listing can run while its transaction is open.
+    async with store.engine.begin() as conn:
+        await conn.run_sync(apply)
         during = await listed()
     assert during == [("ev-0", "Show 0"), ("ev-1", "Show 1")]
     assert await listed() == [("ev-1", "New"), ("ev-2", "New")]
@@ -184,7 +203,7 @@ async def test_scans_in_progress_do_not_hold_up_index_reads(sqlite_url: str) -> 
     listing that uses an index still answers."""
     engine = create_engine(sqlite_url)
     await migrate(engine)
-    reader = Reader(engine)
+    store = Store(engine)
     gate = threading.Event()
 
     def held_scan(conn: Connection) -> str:
@@ -192,62 +211,92 @@ async def test_scans_in_progress_do_not_hold_up_index_reads(sqlite_url: str) -> 
         return "scanned"
 
     scans = [
-        asyncio.create_task(reader.run(held_scan, scans=True)) for _ in range(Reader.THREADS + 1)
+        asyncio.create_task(store.read(held_scan, scans=True))
+        for _ in range(Store.READ_THREADS + 1)
     ]
     try:
         listing = await asyncio.wait_for(
-            reads.list_events(reader, reads.EventFilter(venue_id="hall"), limit=5, after=None),
+            reads.list_events(store, reads.EventFilter(venue_id="hall"), limit=5, after=None),
             timeout=20,  # a bound on failure only: the listing does not wait for the scans
         )
         assert listing.rows == [] and not any(scan.done() for scan in scans)
     finally:
         gate.set()
-        assert await asyncio.gather(*scans) == ["scanned"] * (Reader.THREADS + 1)
-        await reader.dispose()
-        await engine.dispose()
+        assert await asyncio.gather(*scans) == ["scanned"] * (Store.READ_THREADS + 1)
+        await store.dispose()
 
 
-async def test_filters(engine: AsyncEngine, reader: Reader) -> None:
-    await _run(engine, _events(0, 1, 2) + _events(3, status="cancelled", title="Jazz night"))
+async def test_a_write_cancelled_while_it_runs_ends_before_the_cancel_is_taken(
+    sqlite_url: str,
+) -> None:
+    """On SQLite a write runs in a thread, which cannot be interrupted: the cancelled task
+    waits for the write to end (here, commit), so what it wrote is settled when it stops."""
+    store = Store(create_engine(sqlite_url))
+    await migrate(store.engine)
+    await store.write(state.register_plugins, [("p", "http://p", NOW)], NOW)
+    began, gate = threading.Event(), threading.Event()
+
+    def slow_write(conn: Connection) -> None:
+        began.set()
+        gate.wait(timeout=30)
+        conn.execute(update(plugins).values(url="http://renamed"))
+
+    try:
+        task = asyncio.create_task(store.write(slow_write))
+        assert await asyncio.to_thread(began.wait, 30)
+        task.cancel()
+        for _ in range(10):  # let the loop deliver the cancel
+            await asyncio.sleep(0)
+        assert not task.done()
+        gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        urls = await store.read(lambda conn: conn.execute(select(plugins.c.url)).scalars().all())
+        assert urls == ["http://renamed"]
+    finally:
+        gate.set()
+        await store.dispose()
+
+
+async def test_filters(store: Store) -> None:
+    await _run(store, _events(0, 1, 2) + _events(3, status="cancelled", title="Jazz night"))
     window = reads.EventFilter(
         start=datetime(2030, 1, 2, 21, tzinfo=UTC), end=datetime(2030, 1, 4, tzinfo=UTC)
     )
-    rows = (await reads.list_events(reader, window, limit=10, after=None)).rows
+    rows = (await reads.list_events(store, window, limit=10, after=None)).rows
     assert [row["event_id"] for row in rows] == ["ev-1", "ev-2"]  # ev-1 still going on at 21:00
     cancelled = reads.EventFilter(statuses=["cancelled"])
-    rows = (await reads.list_events(reader, cancelled, limit=10, after=None)).rows
+    rows = (await reads.list_events(store, cancelled, limit=10, after=None)).rows
     assert [row["event_id"] for row in rows] == ["ev-3"]
     text = reads.EventFilter(text="JAZZ")
-    rows = (await reads.list_events(reader, text, limit=10, after=None)).rows
+    rows = (await reads.list_events(store, text, limit=10, after=None)).rows
     assert [row["event_id"] for row in rows] == ["ev-3"]
     literal = reads.EventFilter(text="100%")
-    assert (await reads.list_events(reader, literal, limit=10, after=None)).rows == []
+    assert (await reads.list_events(store, literal, limit=10, after=None)).rows == []
 
 
-async def test_a_window_finds_long_events_still_going_on(
-    engine: AsyncEngine, reader: Reader
-) -> None:
-
-    from base_service.store.tables import plugins
+async def test_a_window_finds_long_events_still_going_on(store: Store) -> None:
 
     festival = Event.model_validate(
         make_event(0) | {"id": "festival", "end": "2030-01-05T20:00:00+00:00"}
     )
-    await _run(engine, [festival, *_events(1, 2, 3)])
+    await _run(store, [festival, *_events(1, 2, 3)])
     window = reads.EventFilter(start=datetime(2030, 1, 4, tzinfo=UTC))
-    unknown = (await reads.list_events(reader, window, limit=10, after=None)).rows
-    async with engine.begin() as conn:  # what a successful run records: the longest event
-        await conn.execute(update(plugins).values(max_event_seconds=4 * 86400 + 1))
-    bounded = (await reads.list_events(reader, window, limit=10, after=None)).rows
+    unknown = (await reads.list_events(store, window, limit=10, after=None)).rows
+    # What a successful run records: the longest event.
+    await store.write(
+        lambda conn: conn.execute(update(plugins).values(max_event_seconds=4 * 86400 + 1))
+    )
+    bounded = (await reads.list_events(store, window, limit=10, after=None)).rows
     assert [row["event_id"] for row in unknown] == ["festival", "ev-3"]
     assert [row["event_id"] for row in bounded] == ["festival", "ev-3"]
-    async with engine.begin() as conn:  # a bound too short would lose the festival
-        await conn.execute(update(plugins).values(max_event_seconds=3600))
-    too_short = (await reads.list_events(reader, window, limit=10, after=None)).rows
+    # A bound too short would lose the festival.
+    await store.write(lambda conn: conn.execute(update(plugins).values(max_event_seconds=3600)))
+    too_short = (await reads.list_events(store, window, limit=10, after=None)).rows
     assert [row["event_id"] for row in too_short] == ["ev-3"]
     # A window opening so early that the bound would fall before the year 1: no bound.
     earliest = reads.EventFilter(start=datetime(1, 1, 1, 0, 30, tzinfo=UTC))
-    rows = (await reads.list_events(reader, earliest, limit=10, after=None)).rows
+    rows = (await reads.list_events(store, earliest, limit=10, after=None)).rows
     assert [row["event_id"] for row in rows] == ["festival", "ev-1", "ev-2", "ev-3"]
 
 
@@ -270,7 +319,8 @@ async def test_upgrading_renders_documents_and_reports_nothing_changed(database_
     """Rows the first schema wrote get the document staging gives them now, and lose their
     digest, so the next run of the same events changes nothing (the feeds' DTSTAMP stays
     put)."""
-    engine = create_engine(database_url)
+    store = Store(create_engine(database_url))
+    engine = store.engine
     try:
         await migrate(engine, "0001")
         batch = [
@@ -290,13 +340,14 @@ async def test_upgrading_renders_documents_and_reports_nothing_changed(database_
         async with engine.connect() as conn:
             migrated = (await conn.execute(select(events))).mappings().all()
             staged = (await conn.execute(select(staged_events))).mappings().all()
-        await ingest.discard_run(engine, 1)
-        await state.register_plugins(engine, [("p", "http://p", NOW)], NOW)
-        counts = await _run(engine, batch, now=NOW + timedelta(hours=6))
-        async with engine.connect() as conn:
-            changed = set((await conn.execute(select(events.c.changed_at))).scalars())
+        await store.write(ingest.delete_staging, [1])
+        await store.write(state.register_plugins, [("p", "http://p", NOW)], NOW)
+        counts = await _run(store, batch, now=NOW + timedelta(hours=6))
+        changed = set(
+            await store.read(lambda conn: conn.execute(select(events.c.changed_at)).scalars())
+        )
     finally:
-        await engine.dispose()
+        await store.dispose()
     now_rendered = {event.id: ingest.event_row("p", event) for event in batch}
     assert len(migrated) == len(staged) == len(batch)
     for found in [*migrated, *staged]:
@@ -313,11 +364,12 @@ async def test_upgrading_renders_documents_and_reports_nothing_changed(database_
 async def test_downgrading_keeps_every_event(database_url: str) -> None:
     """Back to the first schema: the events stay, with a digest column the older version
     fills again on its first run."""
-    engine = create_engine(database_url)
+    store = Store(create_engine(database_url))
+    engine = store.engine
     try:
         await migrate(engine)
-        await state.register_plugins(engine, [("p", "http://p", NOW)], NOW)
-        await _run(engine, _events(0, 1, 2))
+        await store.write(state.register_plugins, [("p", "http://p", NOW)], NOW)
+        await _run(store, _events(0, 1, 2))
 
         def downgrade(sync: Connection) -> list[str]:
             config = alembic_config()
@@ -329,6 +381,6 @@ async def test_downgrading_keeps_every_event(database_url: str) -> None:
             names = await conn.run_sync(downgrade)
             ids = (await conn.execute(text("SELECT event_id FROM events"))).scalars().all()
     finally:
-        await engine.dispose()
+        await store.dispose()
     assert "content_hash" in names and "document" not in names
     assert sorted(ids) == ["ev-0", "ev-1", "ev-2"]

@@ -104,7 +104,7 @@ async def event_page(
     the stored documents (see event_json.py) rather than built and validated model by model."""
     after = decode_cursor(cursor) if cursor else None
     listing = await reads.list_events(
-        services.reader, filters, limit=limit, after=after, columns=reads.DOCUMENT_COLUMNS
+        services.store, filters, limit=limit, after=after, columns=reads.DOCUMENT_COLUMNS
     )
     fresh = freshness(listing.plugins, services.settings, datetime.now(UTC))
     stale = {plugin_id: facts.stale for plugin_id, facts in fresh.items()}
@@ -141,7 +141,7 @@ async def list_venue_events(
     cursor: Cursor = None,
 ) -> Response:
     """The events of one venue, ordered by start."""
-    if not await reads.list_venues(services.reader, plugin_id, venue_id):
+    if not await reads.list_venues(services.store, plugin_id, venue_id):
         raise ProblemError(404, f"no venue {venue_id!r} from plugin {plugin_id!r}")
     filters = replace(filters, venue_id=venue_id, plugin_id=plugin_id)
     return await event_page(services, filters, limit, cursor)

@@ -27,7 +27,7 @@ async def healthz() -> Health:
 async def readyz(services: ServicesDep) -> Health | JSONResponse:
     """The service can answer queries: its database is reachable."""
     try:
-        await ping(services.engine)
+        await ping(services.store.engine)
     except Exception as exc:  # any database failure means not ready; say which
         body = Health(status="unavailable", detail=f"database: {type(exc).__name__}")
         return JSONResponse(body.model_dump(), status_code=503)

@@ -125,10 +125,10 @@ async def _feed(
     """Render the feed; `venues` when the caller already read them."""
     if filters.start is None and filters.end is None:
         filters = replace(filters, start=_now() - DEFAULT_PAST)
-    listing = await reads.list_events(services.reader, filters, limit=limit, after=None)
+    listing = await reads.list_events(services.store, filters, limit=limit, after=None)
     rows, more = listing.rows, listing.next_key
     if venues is None:
-        venues = await reads.list_venues(services.reader, filters.plugin_id, filters.venue_id)
+        venues = await reads.list_venues(services.store, filters.plugin_id, filters.venue_id)
     by_key = {(venue["plugin_id"], venue["venue_id"]): venue for venue in venues}
     # A feed pinned to one venue is named after it.
     pinned = filters.plugin_id is not None and filters.venue_id is not None and len(venues) == 1
@@ -180,7 +180,7 @@ async def venue_events_feed(
     limit: FeedLimit = DEFAULT_FEED_LIMIT,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
-    venues = await reads.list_venues(services.reader, plugin_id, venue_id)
+    venues = await reads.list_venues(services.store, plugin_id, venue_id)
     if not venues:
         raise ProblemError(404, f"no venue {venue_id!r} from plugin {plugin_id!r}")
     filters = replace(filters, venue_id=venue_id, plugin_id=plugin_id)

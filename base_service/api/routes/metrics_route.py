@@ -15,7 +15,7 @@ router = APIRouter(include_in_schema=False)
 async def metrics(services: ServicesDep) -> Response:
     """This replica's counters, and every registered plugin's state from the store."""
     registered = {plugin.plugin_id for plugin in services.settings.plugins()}
-    rows = await state.plugin_rows(services.engine)
+    rows = await services.store.read(state.plugin_rows)
     services.metrics.set_plugin_states(
         {plugin_id: dict(row) for plugin_id, row in rows.items() if plugin_id in registered}
     )

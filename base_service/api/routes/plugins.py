@@ -63,14 +63,16 @@ def _manifest(document: dict[str, Any] | None) -> ManifestSummary | None:
 
 async def plugin_views(services: ServicesDep) -> list[PluginOut]:
     """Every registered plugin with its state and last run, in registration order."""
-    rows = await state.plugin_rows(services.engine)
+    rows = await services.store.read(state.plugin_rows)
     run_ids = [row["last_run_id"] for row in rows.values() if row["last_run_id"]]
     last_runs = {
         run["run_id"]: to_run_out(run)
-        for run in await state.run_rows(services.engine, run_ids=run_ids, limit=len(run_ids) or 1)
+        for run in await services.store.read(
+            state.run_rows, run_ids=run_ids, limit=len(run_ids) or 1
+        )
     }
     now = datetime.now(UTC)
-    fresh = await load_freshness(services.reader, services.settings, now)
+    fresh = await load_freshness(services.store, services.settings, now)
     views = []
     for plugin in services.settings.plugins():
         row = rows.get(plugin.plugin_id)
@@ -126,7 +128,9 @@ async def list_runs(
 ) -> RunList:
     """A plugin's run history, newest first."""
     _known(services, plugin_id)
-    rows = await state.run_rows(services.engine, plugin_id=plugin_id, limit=limit, before=before)
+    rows = await services.store.read(
+        state.run_rows, plugin_id=plugin_id, limit=limit, before=before
+    )
     return RunList(items=[to_run_out(row) for row in rows])
 
 
@@ -136,10 +140,10 @@ async def get_run(
 ) -> RunDetail:
     """One run, with the reasons its quarantined records were rejected."""
     _known(services, plugin_id)
-    rows = await state.run_rows(services.engine, plugin_id=plugin_id, run_ids=[run_id], limit=1)
+    rows = await services.store.read(state.run_rows, plugin_id=plugin_id, run_ids=[run_id], limit=1)
     if not rows:
         raise ProblemError(404, f"plugin {plugin_id!r} has no run {run_id}")
-    quarantined = await state.quarantine_rows(services.engine, run_id)
+    quarantined = await services.store.read(state.quarantine_rows, run_id)
     return RunDetail(
         **to_run_out(rows[0]).model_dump(),
         quarantine=[
@@ -176,7 +180,7 @@ async def dry_run(services: ServicesDep, _admin: AdminDep, plugin_id: str) -> Dr
     """Fetch and validate now, and say what a run would change, without applying anything."""
     _known(services, plugin_id)
     plugin = next(p for p in services.settings.plugins() if p.plugin_id == plugin_id)
-    row = (await state.plugin_rows(services.engine))[plugin_id]
+    row = (await services.store.read(state.plugin_rows))[plugin_id]
     if leases.is_held(row["lease_owner"], row["lease_expires_at"], datetime.now(UTC)):
         raise RunInProgress(plugin_id)
     preview = await services.poller.dry_run(plugin)

@@ -399,10 +399,10 @@ def _event_line(row: RowMapping, venue_zone: ZoneInfo) -> EventLine:
 async def _venue_cards(
     services: Services, plugins: list[PluginOut], root: str, now: datetime
 ) -> tuple[list[VenueCard], int]:
-    rows = await reads.list_venues(services.reader)
+    rows = await reads.list_venues(services.store)
     shown = rows[:MAX_VENUES]
-    upcoming = await status.upcoming_events(
-        services.engine,
+    upcoming = await services.store.read(
+        status.upcoming_events,
         [(row["plugin_id"], row["venue_id"]) for row in shown],
         now,
         EVENTS_PER_VENUE,
@@ -451,7 +451,7 @@ async def gather(services: Services, request: Request, now: datetime) -> StatusP
     root = request.scope.get("root_path", "").rstrip("/")
     database_detail = None
     try:
-        await ping(services.engine)
+        await ping(services.store.engine)
     except Exception as exc:  # any database failure means: unreachable; say which
         logger.warning(
             "status page: database unreachable",

@@ -33,16 +33,16 @@ def _venue(row: RowMapping, fresh: dict[str, Freshness]) -> VenueOut:
 @router.get("/v1/venues", summary="List venues")
 async def list_venues(services: ServicesDep) -> VenueList:
     """Every venue of every plugin."""
-    fresh = await load_freshness(services.reader, services.settings, datetime.now(UTC))
-    rows = await reads.list_venues(services.reader)
+    fresh = await load_freshness(services.store, services.settings, datetime.now(UTC))
+    rows = await reads.list_venues(services.store)
     return VenueList(items=[_venue(row, fresh) for row in rows])
 
 
 @router.get("/v1/venues/{plugin_id}/{venue_id}", summary="Get a venue")
 async def get_venue(services: ServicesDep, plugin_id: str, venue_id: str) -> VenueOut:
     """One venue."""
-    rows = await reads.list_venues(services.reader, plugin_id, venue_id)
+    rows = await reads.list_venues(services.store, plugin_id, venue_id)
     if not rows:
         raise ProblemError(404, f"no venue {venue_id!r} from plugin {plugin_id!r}")
-    fresh = await load_freshness(services.reader, services.settings, datetime.now(UTC))
+    fresh = await load_freshness(services.store, services.settings, datetime.now(UTC))
     return _venue(rows[0], fresh)
