@@ -7,17 +7,19 @@ deletes; the events served stay exactly as the last successful run left them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter
 
 from base_service import event_json
 from base_service.errors import SnapshotShrunk
-from base_service.generated.plugin_api import Event, Manifest, Venue
+from base_service.generated.plugin_api import Event, Manifest
 from base_service.store.sql import insert_for
 from base_service.store.tables import (
     EVENT_CONTENT_COLUMNS,
@@ -26,8 +28,6 @@ from base_service.store.tables import (
     staged_removals,
     venues,
 )
-
-_VENUE_BATCH = 500  # rows per INSERT, well under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -89,18 +89,17 @@ def stage_page(
     removed."""
     if batch:
         rows = [{"run_id": run_id, **event_row(plugin_id, event)} for event in batch]
-        conn.execute(insert(staged_events), rows)
+        conn.execute(_STAGE_EVENTS, rows)
     if removed_ids:
         conn.execute(
-            insert(staged_removals),
-            [{"run_id": run_id, "event_id": event_id} for event_id in removed_ids],
+            _STAGE_REMOVALS, [{"run_id": run_id, "event_id": event_id} for event_id in removed_ids]
         )
 
 
 def delete_staging(conn: Connection, run_ids: Sequence[int]) -> None:
     """Delete everything these runs staged; stored events are untouched."""
-    conn.execute(delete(staged_events).where(staged_events.c.run_id.in_(run_ids)))
-    conn.execute(delete(staged_removals).where(staged_removals.c.run_id.in_(run_ids)))
+    conn.execute(_DELETE_STAGED_EVENTS, {"run_ids": list(run_ids)})
+    conn.execute(_DELETE_STAGED_REMOVALS, {"run_ids": list(run_ids)})
 
 
 def apply_run(
@@ -121,104 +120,29 @@ def apply_run(
     Finally the staging rows are deleted. Raises SnapshotShrunk, changing nothing, when the
     removals would pass the shrink guard.
     """
-    staged = staged_events.c
-    firsts = (
-        select(func.min(staged.seq))
-        .where(staged.run_id == run_id)
-        .group_by(staged.event_id)
-        .scalar_subquery()
-    )
-    unique = select(staged_events).where(staged.run_id == run_id, staged.seq.in_(firsts)).subquery()
-    stored = events.c
-
-    joined = unique.join(
-        events,
-        and_(stored.plugin_id == plugin_id, stored.event_id == unique.c.event_id),
-        isouter=True,
-    )
-    staged_count = select(func.count()).where(staged.run_id == run_id).scalar_subquery()
-    counts = (
-        conn.execute(
-            select(
-                func.count(),
-                func.count(stored.event_id),
-                func.sum(
-                    case(
-                        (
-                            or_(
-                                stored.document != unique.c.document,
-                                stored.removed_at.is_not(None),
-                            ),
-                            1,
-                        ),
-                        else_=0,
-                    )
-                ),
-                staged_count,
-            ).select_from(joined)
-        )
-    ).one()
-    unique_total, existing, changed, staged_total = (
-        counts[0],
-        counts[1],
-        counts[2] or 0,
-        counts[3],
-    )
+    run = {"run": run_id, "plugin": plugin_id}
+    unique_total, existing, changed, staged_total = conn.execute(_COUNTS, run).one()
     duplicate_ids: Sequence[str] = []
     if staged_total > unique_total:  # only then is there a duplicate to name
-        duplicate_ids = (
-            (
-                conn.execute(
-                    select(staged.event_id)
-                    .where(staged.run_id == run_id)
-                    .group_by(staged.event_id)
-                    .having(func.count() > 1)
-                    .limit(20)
-                )
-            )
-            .scalars()
-            .all()
-        )
-
-    if full_snapshot:
-        seen = select(staged.event_id).where(staged.run_id == run_id)
-        if shrink_guard is not None:
-            _check_shrink(conn, plugin_id, seen, shrink_guard)
-        gone = stored.event_id.not_in(seen)
-    else:  # a change set: only what it names as removed goes
-        gone = stored.event_id.in_(
-            select(staged_removals.c.event_id).where(staged_removals.c.run_id == run_id)
-        )
-    result = conn.execute(
-        update(events)
-        .where(stored.plugin_id == plugin_id, stored.removed_at.is_(None), gone)
-        .values(removed_at=now, changed_at=now)
-    )
-    removed = result.rowcount
-
-    conn.execute(_upsert(conn, unique, run_id=run_id, now=now))
+        duplicate_ids = conn.execute(_DUPLICATES, run).scalars().all()
+    if full_snapshot and shrink_guard is not None:
+        _check_shrink(conn, run, shrink_guard)
+    removal = _REMOVE_UNSEEN if full_snapshot else _REMOVE_NAMED
+    removed = conn.execute(removal, {**run, "at": now}).rowcount
+    conn.execute(_upsert_events(conn.dialect.name), {**run, "at": now})
     _store_venues(conn, plugin_id, manifest, now)
     delete_staging(conn, [run_id])
     return ApplyCounts(
         inserted=unique_total - existing,
-        updated=changed,
+        updated=changed or 0,
         removed=removed,
         duplicates=list(duplicate_ids),
         duplicate_count=staged_total - unique_total,
     )
 
 
-def _check_shrink(conn: Connection, plugin_id: str, seen: Any, guard: ShrinkGuard) -> None:
-    stored = events.c
-    active = stored.removed_at.is_(None)
-    current, vanishing = (
-        conn.execute(
-            select(
-                func.count(),
-                func.count(case((stored.event_id.not_in(seen), 1))),
-            ).where(stored.plugin_id == plugin_id, active)
-        )
-    ).one()
+def _check_shrink(conn: Connection, run: dict[str, Any], guard: ShrinkGuard) -> None:
+    current, vanishing = conn.execute(_SHRINK, run).one()
     if current >= guard.min_events and current and vanishing / current > guard.ratio:
         raise SnapshotShrunk(
             f"snapshot would remove {vanishing} of {current} stored events (over "
@@ -227,70 +151,12 @@ def _check_shrink(conn: Connection, plugin_id: str, seen: Any, guard: ShrinkGuar
         )
 
 
-def _upsert(conn: Connection, unique: Any, *, run_id: int, now: datetime) -> Any:
-    source = select(
-        unique.c.plugin_id,
-        unique.c.event_id,
-        *(unique.c[name] for name in EVENT_CONTENT_COLUMNS),
-        *(
-            value.label(name)
-            for name, value in (
-                ("first_seen_at", _literal(now)),
-                ("last_seen_at", _literal(now)),
-                ("last_run_id", _literal(run_id)),
-                ("changed_at", _literal(now)),
-            )
-        ),
-    ).where(unique.c.run_id == run_id)
-    columns = [
-        "plugin_id",
-        "event_id",
-        *EVENT_CONTENT_COLUMNS,
-        "first_seen_at",
-        "last_seen_at",
-        "last_run_id",
-        "changed_at",
-    ]
-    statement = insert_for(conn)(events).from_select(columns, source)
-    changed = or_(
-        events.c.document != statement.excluded.document,
-        events.c.removed_at.is_not(None),
-    )
-    return statement.on_conflict_do_update(
-        index_elements=[events.c.plugin_id, events.c.event_id],
-        set_={
-            **{name: statement.excluded[name] for name in EVENT_CONTENT_COLUMNS},
-            "last_seen_at": statement.excluded.last_seen_at,
-            "last_run_id": statement.excluded.last_run_id,
-            "changed_at": case((changed, statement.excluded.changed_at), else_=events.c.changed_at),
-            "removed_at": None,
-        },
-    )
-
-
-def _literal(value: object) -> Any:
-    column = events.c.changed_at if isinstance(value, datetime) else events.c.last_run_id
-    return literal(value, type_=column.type)
-
-
 def _store_venues(conn: Connection, plugin_id: str, manifest: Manifest, now: datetime) -> None:
     """Make the stored venues of a plugin match its manifest (absent ones marked removed)."""
     ids = [venue.id for venue in manifest.venues]
+    conn.execute(_RETIRE_VENUES, {"plugin": plugin_id, "venue_ids": ids, "at": now})
     conn.execute(
-        update(venues)
-        .where(
-            venues.c.plugin_id == plugin_id,
-            venues.c.removed_at.is_(None),
-            venues.c.venue_id.not_in(ids),
-        )
-        .values(removed_at=now, updated_at=now)
-    )
-    for start in range(0, len(manifest.venues), _VENUE_BATCH):
-        _upsert_venues(conn, plugin_id, manifest.venues[start : start + _VENUE_BATCH], now)
-
-
-def _upsert_venues(conn: Connection, plugin_id: str, batch: Sequence[Venue], now: datetime) -> None:
-    statement = insert_for(conn)(venues).values(
+        _upsert_venues(conn.dialect.name),
         [
             {
                 "plugin_id": plugin_id,
@@ -302,15 +168,131 @@ def _upsert_venues(conn: Connection, plugin_id: str, batch: Sequence[Venue], now
                 "updated_at": now,
                 "removed_at": None,
             }
-            for venue in batch
-        ]
+            for venue in manifest.venues
+        ],
     )
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[venues.c.plugin_id, venues.c.venue_id],
-            set_={
-                name: statement.excluded[name]
-                for name in ("name", "timezone", "address", "url", "updated_at", "removed_at")
-            },
-        )
+
+
+# The statements of staging and applying, built once: building one from Python expressions
+# costs more than running it (as does a statement's cache key, which a statement object keeps
+# once computed). A run's values are bound at execution, by names no column has.
+_RUN_ID = bindparam("run", type_=staged_events.c.run_id.type)
+_PLUGIN_ID = bindparam("plugin", type_=events.c.plugin_id.type)
+_NOW = bindparam("at", type_=events.c.changed_at.type)
+_RUN_IDS: BindParameter[int] = bindparam("run_ids", expanding=True)
+
+_STAGE_EVENTS = insert(staged_events)
+_STAGE_REMOVALS = insert(staged_removals)
+_DELETE_STAGED_EVENTS = delete(staged_events).where(staged_events.c.run_id.in_(_RUN_IDS))
+_DELETE_STAGED_REMOVALS = delete(staged_removals).where(staged_removals.c.run_id.in_(_RUN_IDS))
+
+_staged = staged_events.c
+_stored = events.c
+# A run's staged rows, the first of each event id only (later ones are duplicates).
+_firsts = (
+    select(func.min(_staged.seq))
+    .where(_staged.run_id == _RUN_ID)
+    .group_by(_staged.event_id)
+    .scalar_subquery()
+)
+_unique = (
+    select(staged_events).where(_staged.run_id == _RUN_ID, _staged.seq.in_(_firsts)).subquery()
+)
+_unique_and_stored = _unique.join(
+    events,
+    and_(_stored.plugin_id == _PLUGIN_ID, _stored.event_id == _unique.c.event_id),
+    isouter=True,
+)
+# Each differs from the stored event (or revives a removed one): an update.
+_changed = or_(_stored.document != _unique.c.document, _stored.removed_at.is_not(None))
+_COUNTS = select(
+    func.count(),  # unique staged ids
+    func.count(_stored.event_id),  # of which already stored
+    func.sum(case((_changed, 1), else_=0)),  # of which changed
+    select(func.count()).where(_staged.run_id == _RUN_ID).scalar_subquery(),  # staged rows
+).select_from(_unique_and_stored)
+_DUPLICATES = (
+    select(_staged.event_id)
+    .where(_staged.run_id == _RUN_ID)
+    .group_by(_staged.event_id)
+    .having(func.count() > 1)
+    .limit(20)
+)
+_seen = select(_staged.event_id).where(_staged.run_id == _RUN_ID)
+_active = (_stored.plugin_id == _PLUGIN_ID, _stored.removed_at.is_(None))
+_SHRINK = select(func.count(), func.count(case((_stored.event_id.not_in(_seen), 1)))).where(
+    *_active
+)
+_REMOVE_UNSEEN = (
+    update(events)
+    .where(*_active, _stored.event_id.not_in(_seen))
+    .values(removed_at=_NOW, changed_at=_NOW)
+)
+_REMOVE_NAMED = (
+    update(events)
+    .where(
+        *_active,
+        _stored.event_id.in_(
+            select(staged_removals.c.event_id).where(staged_removals.c.run_id == _RUN_ID)
+        ),
+    )
+    .values(removed_at=_NOW, changed_at=_NOW)
+)
+_RETIRE_VENUES = (
+    update(venues)
+    .where(
+        venues.c.plugin_id == _PLUGIN_ID,
+        venues.c.removed_at.is_(None),
+        venues.c.venue_id.not_in(bindparam("venue_ids", expanding=True)),
+    )
+    .values(removed_at=_NOW, updated_at=_NOW)
+)
+
+
+@functools.cache
+def _upsert_events(dialect: str) -> Any:
+    """Insert a run's unique staged events, or update the stored ones (`changed_at` only
+    when the document changed or the event comes back)."""
+    columns = [
+        "plugin_id",
+        "event_id",
+        *EVENT_CONTENT_COLUMNS,
+        "first_seen_at",
+        "last_seen_at",
+        "last_run_id",
+        "changed_at",
+    ]
+    source = select(
+        _unique.c.plugin_id,
+        _unique.c.event_id,
+        *(_unique.c[name] for name in EVENT_CONTENT_COLUMNS),
+        _NOW.label("first_seen_at"),
+        _NOW.label("last_seen_at"),
+        _RUN_ID.label("last_run_id"),
+        _NOW.label("changed_at"),
+    ).where(_unique.c.run_id == _RUN_ID)  # SQLite parses ON CONFLICT after a WHERE only
+    statement = insert_for(dialect)(events).from_select(columns, source)
+    changed = or_(_stored.document != statement.excluded.document, _stored.removed_at.is_not(None))
+    return statement.on_conflict_do_update(
+        index_elements=[_stored.plugin_id, _stored.event_id],
+        set_={
+            **{name: statement.excluded[name] for name in EVENT_CONTENT_COLUMNS},
+            "last_seen_at": statement.excluded.last_seen_at,
+            "last_run_id": statement.excluded.last_run_id,
+            "changed_at": case((changed, statement.excluded.changed_at), else_=_stored.changed_at),
+            "removed_at": None,
+        },
+    )
+
+
+@functools.cache
+def _upsert_venues(dialect: str) -> Any:
+    """Insert a plugin's venues, or update the stored ones (executed with one row each)."""
+    statement = insert_for(dialect)(venues)
+    return statement.on_conflict_do_update(
+        index_elements=[venues.c.plugin_id, venues.c.venue_id],
+        set_={
+            name: statement.excluded[name]
+            for name in ("name", "timezone", "address", "url", "updated_at", "removed_at")
+        },
     )

@@ -48,7 +48,7 @@ def register_plugins(
     Safe when several replicas start at once: an existing row is never overwritten.
     """
     for plugin_id, url, first_run_at in registered:
-        statement = insert_for(conn)(plugins).values(
+        statement = insert_for(conn.dialect.name)(plugins).values(
             plugin_id=plugin_id,
             url=url,
             state="pending",
