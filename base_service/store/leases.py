@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter
 
 from base_service.store import state
 from base_service.store.tables import plugins, runs
@@ -35,30 +36,17 @@ class Claim:
     trace_id: str | None = None
 
 
-def _free_or_expired(now: datetime) -> ColumnElement[bool]:
+def _free_or_expired(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     return or_(plugins.c.lease_owner.is_(None), plugins.c.lease_expires_at < now)
 
 
 def claim(conn: Connection, plugin_id: str, owner: str, now: datetime, ttl: float) -> Claim | None:
     """Take the plugin's lease if it is due and nobody holds it; sweep its dead runs."""
-    result = conn.execute(
-        update(plugins)
-        .where(
-            plugins.c.plugin_id == plugin_id,
-            or_(plugins.c.next_run_at <= now, plugins.c.run_requested.is_(True)),
-            _free_or_expired(now),
-        )
-        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=ttl))
-    )
+    until = now + timedelta(seconds=ttl)
+    result = conn.execute(_CLAIM, {"plugin": plugin_id, "at": now, "owner": owner, "until": until})
     if result.rowcount != 1:
         return None
-    requested, force, trace_id = conn.execute(
-        select(
-            plugins.c.run_requested,
-            plugins.c.force_requested,
-            plugins.c.requested_trace_id,
-        ).where(plugins.c.plugin_id == plugin_id)
-    ).one()
+    requested, force, trace_id = conn.execute(_REQUESTED, {"plugin": plugin_id}).one()
     # Holding the lease, any run of this plugin still marked running belongs to a replica
     # that died: record it as abandoned and drop what it staged.
     state.abandon_running(conn, now, runs.c.plugin_id == plugin_id)
@@ -67,11 +55,8 @@ def claim(conn: Connection, plugin_id: str, owner: str, now: datetime, ttl: floa
 
 def renew(conn: Connection, plugin_id: str, owner: str, now: datetime, ttl: float) -> bool:
     """Extend a held lease; False if it is no longer ours."""
-    result = conn.execute(
-        update(plugins)
-        .where(plugins.c.plugin_id == plugin_id, plugins.c.lease_owner == owner)
-        .values(lease_expires_at=now + timedelta(seconds=ttl))
-    )
+    until = now + timedelta(seconds=ttl)
+    result = conn.execute(_RENEW, {"plugin": plugin_id, "owner": owner, "until": until})
     return result.rowcount == 1
 
 
@@ -103,3 +88,27 @@ def request_run(
 def is_held(owner: str | None, expires_at: datetime | None, now: datetime) -> bool:
     """Whether a lease (as stored) is live at `now`."""
     return owner is not None and expires_at is not None and expires_at >= now
+
+
+# Built once (see store/ingest.py): a claim or renewal is made every run.
+_PLUGIN = bindparam("plugin", type_=plugins.c.plugin_id.type)
+_AT = bindparam("at", type_=plugins.c.next_run_at.type)
+_OWNER = bindparam("owner", type_=plugins.c.lease_owner.type)
+_UNTIL = bindparam("until", type_=plugins.c.lease_expires_at.type)
+_CLAIM = (
+    update(plugins)
+    .where(
+        plugins.c.plugin_id == _PLUGIN,
+        or_(plugins.c.next_run_at <= _AT, plugins.c.run_requested.is_(True)),
+        _free_or_expired(_AT),
+    )
+    .values(lease_owner=_OWNER, lease_expires_at=_UNTIL)
+)
+_REQUESTED = select(
+    plugins.c.run_requested, plugins.c.force_requested, plugins.c.requested_trace_id
+).where(plugins.c.plugin_id == _PLUGIN)
+_RENEW = (
+    update(plugins)
+    .where(plugins.c.plugin_id == _PLUGIN, plugins.c.lease_owner == _OWNER)
+    .values(lease_expires_at=_UNTIL)
+)

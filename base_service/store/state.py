@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from base_service.errors import LeaseLost
@@ -110,20 +110,17 @@ def start_run(
     conn: Connection, plugin_id: str, trigger: str, now: datetime, replica: str | None = None
 ) -> tuple[int, dict[str, Any]]:
     """Create a run record in state 'running'; return its id and the plugin's state row."""
+    counts = dict.fromkeys(("pages", "fetched", "inserted", "updated", "removed", "quarantined"), 0)
     result = conn.execute(
-        insert(runs).values(
-            plugin_id=plugin_id,
-            trigger=trigger,
-            replica=replica,
-            started_at=now,
-            outcome="running",
-            pages=0,
-            fetched=0,
-            inserted=0,
-            updated=0,
-            removed=0,
-            quarantined=0,
-        )
+        _OPEN_RUN,
+        {
+            "plugin_id": plugin_id,
+            "trigger": trigger,
+            "replica": replica,
+            "started_at": now,
+            "outcome": "running",
+            **counts,
+        },
     )
     key = result.inserted_primary_key
     assert key is not None
@@ -147,38 +144,13 @@ def finish_run(
 ) -> None:
     """Close a run record, update the plugin's state and release its lease; raise LeaseLost
     (the transaction then rolls back) if `owner` no longer holds the lease."""
-    released = conn.execute(
-        update(plugins)
-        .where(plugins.c.plugin_id == plugin_id, plugins.c.lease_owner == owner)
-        .values(
-            lease_owner=None,
-            lease_expires_at=None,
-            run_requested=False,
-            force_requested=False,
-            requested_trace_id=None,
-        )
-    )
+    released = conn.execute(_RELEASE, {"plugin": plugin_id, "owner": owner})
     if released.rowcount != 1:
         raise LeaseLost(f"lease on {plugin_id} was lost before the run could be recorded")
-    conn.execute(
-        update(runs)
-        .where(runs.c.run_id == run_id)
-        .values(
-            finished_at=now,
-            outcome=result.outcome,
-            pages=result.pages,
-            fetched=result.fetched,
-            inserted=result.inserted,
-            updated=result.updated,
-            removed=result.removed,
-            quarantined=result.quarantined,
-            error_kind=result.error_kind,
-            error=result.error,
-        )
-    )
+    conn.execute(_CLOSE_RUN, {"run": run_id, "finished_at": now, **asdict(result)})
     if reasons:
         conn.execute(
-            insert(quarantine),
+            _KEEP_REASONS,
             [{"run_id": run_id, "event_id": eid, "reason": why} for eid, why in reasons],
         )
     values: dict[str, Any] = {
@@ -198,13 +170,12 @@ def finish_run(
         values["sync_token"] = resume.sync_token
         values["etag"] = resume.etag
         values["max_event_seconds"] = resume.max_event_seconds
-    conn.execute(update(plugins).where(plugins.c.plugin_id == plugin_id).values(**values))
+    conn.execute(_UPDATE_PLUGIN, {"plugin": plugin_id, **values})
 
 
 def plugin_row(conn: Connection, plugin_id: str) -> dict[str, Any]:
     """One plugin's state row."""
-    query = select(plugins).where(plugins.c.plugin_id == plugin_id)
-    return dict(conn.execute(query).mappings().one())
+    return dict(conn.execute(_PLUGIN_ROW, {"plugin": plugin_id}).mappings().one())
 
 
 def plugin_rows(conn: Connection) -> dict[str, RowMapping]:
@@ -240,3 +211,24 @@ def quarantine_rows(conn: Connection, run_id: int) -> list[RowMapping]:
         .order_by(quarantine.c.id)
     )
     return list(conn.execute(query).mappings().all())
+
+
+# The statements of every run, built once (see store/ingest.py); an UPDATE without `.values`
+# sets the columns its parameters name.
+_PLUGIN = bindparam("plugin", type_=plugins.c.plugin_id.type)
+_PLUGIN_ROW = select(plugins).where(plugins.c.plugin_id == _PLUGIN)
+_OPEN_RUN = insert(runs)
+_CLOSE_RUN = update(runs).where(runs.c.run_id == bindparam("run", type_=runs.c.run_id.type))
+_KEEP_REASONS = insert(quarantine)
+_UPDATE_PLUGIN = update(plugins).where(plugins.c.plugin_id == _PLUGIN)
+_RELEASE = (
+    update(plugins)
+    .where(plugins.c.plugin_id == _PLUGIN, plugins.c.lease_owner == bindparam("owner"))
+    .values(
+        lease_owner=None,
+        lease_expires_at=None,
+        run_requested=False,
+        force_requested=False,
+        requested_trace_id=None,
+    )
+)
