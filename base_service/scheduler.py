@@ -20,7 +20,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from base_service import schedule
 from base_service.config import PluginConfig, Settings
@@ -65,6 +65,7 @@ class Scheduler:
         self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
         self._wake = asyncio.Event()
         self._refresh = True  # read the shared schedule at the loop's next turn
+        self._wakes_at = datetime.min.replace(tzinfo=UTC)  # when the loop will look again
         self._loop_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -142,11 +143,11 @@ class Scheduler:
                 self._launch(plugin_id)
             delay = schedule.seconds_until_next(self._next_runs, self._running, now)
             until_poll = max(0.0, read_at + poll - time.monotonic())
+            timeout = until_poll if delay is None else min(delay, until_poll)
+            self._wakes_at = now + timedelta(seconds=timeout)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), until_poll if delay is None else min(delay, until_poll)
-                )
+                await asyncio.wait_for(self._wake.wait(), timeout)
 
     def _launch(self, plugin_id: str) -> None:
         task = asyncio.create_task(self._run(plugin_id), name=f"run-{plugin_id}")
@@ -188,7 +189,10 @@ class Scheduler:
             else:
                 self._next_runs[plugin_id] = report.next_run_at
             self._running.pop(plugin_id, None)
-            self._wake.set()
+            # The loop needs to look again only if this run's next time comes before it would
+            # wake anyway (with 1,000 plugins, a look is a walk over all of them).
+            if report is None or report.next_run_at < self._wakes_at:
+                self._wake.set()
 
     async def _renew(self, plugin_id: str) -> None:
         """Renew the lease every third of its lifetime; cancel the run if it is lost."""
