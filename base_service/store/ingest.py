@@ -90,7 +90,7 @@ def stage_page(
     removed."""
     if batch:
         staging = _staging(conn.dialect)
-        rows = [staging.bind({"run_id": run_id, **event_row(plugin_id, event)}) for event in batch]
+        rows = [staging.bind(run_id, event_row(plugin_id, event)) for event in batch]
         conn.exec_driver_sql(staging.sql, rows)
     if removed_ids:
         conn.execute(
@@ -271,8 +271,10 @@ class _Staging:
         )
         self._processed = [(at, process) for at, process in enumerate(processors) if process]
 
-    def bind(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        """The row's values in the statement's order, each as the driver takes it."""
+    def bind(self, run_id: int, row: dict[str, Any]) -> tuple[Any, ...]:
+        """A run's event row (see `event_row`; taken over), in the statement's order, each
+        value as the driver takes it."""
+        row["run_id"] = run_id
         values = list(self._values(row))
         for at, process in self._processed:
             values[at] = process(values[at])
