@@ -270,7 +270,9 @@ class Poller:
         try:
             async with asyncio.timeout(self._settings.run_timeout_seconds):
                 await self._fetch(client, plugin, run_id, progress, known, force)
-                return await self._succeed(plugin, run_id, progress, claim, known)
+            # Outside the deadline, which bounds the plugin's answers: a write that has begun
+            # ends (see Store), and its outcome must be recorded, not taken for a timeout.
+            return await self._succeed(plugin, run_id, progress, claim, known)
         except TimeoutError:
             error: PluginError = PluginTimeout(
                 f"run exceeded its deadline of {self._settings.run_timeout_seconds:g}s"
@@ -518,8 +520,11 @@ class Poller:
             error=str(error),
         )
 
-        def discard_and_finish(conn: Connection) -> None:
-            ingest.delete_staging(conn, [run_id])
+        # Staging goes first, on its own: if the lease was lost meanwhile, the record below
+        # rolls back, and the run's pages must not outlive it.
+        await self._store.write(ingest.delete_staging, [run_id])
+
+        def finish(conn: Connection) -> None:
             state.finish_run(
                 conn,
                 run_id=run_id,
@@ -534,7 +539,7 @@ class Poller:
                 owner=owner,
             )
 
-        await self._store.write(discard_and_finish)
+        await self._store.write(finish)
         logger.warning(
             "run failed",
             extra={

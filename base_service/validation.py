@@ -79,13 +79,13 @@ def parse_health(body: bytes) -> Health:
 
 def parse_page(body: bytes, venue_ids: frozenset[str]) -> Page:
     """Validate a page of events: bad envelope raises, bad events come back rejected."""
+    items: list[Event | Rejected]
     try:  # the common case, every event valid: the page in one call, straight from its bytes
         envelope = EventsPage.model_validate_json(body)
-        candidates, rejected = envelope.events, list[Rejected]()
+        items = list(envelope.events)
     except ValidationError:
-        envelope, candidates, rejected = _event_by_event(body)
+        envelope, items = _event_by_event(body)
     page = Page(
-        rejected=rejected,
         next_cursor=envelope.next_cursor,
         next_poll_after=envelope.next_poll_after,
         mode=envelope.mode.value,
@@ -95,18 +95,19 @@ def parse_page(body: bytes, venue_ids: frozenset[str]) -> Page:
     # UTF-8 JSON can carry a NUL only escaped; a page without the escape spares every event the
     # scan. UTF-16 and UTF-32 bodies (which json.loads accepts) always hold zero bytes.
     nul_possible = b"\\u0000" in body or b"\x00" in body
-    for event in candidates:
-        problem = _semantic_problem(event, venue_ids, nul_possible)
-        if problem:
-            page.rejected.append(Rejected(event.id, problem))
+    for item in items:
+        if isinstance(item, Rejected):
+            page.rejected.append(item)
+        elif problem := _semantic_problem(item, venue_ids, nul_possible):
+            page.rejected.append(Rejected(item.id, problem))
         else:
-            page.events.append(event)
+            page.events.append(item)
     return page
 
 
-def _event_by_event(body: bytes) -> tuple[EventsPage, list[Event], list[Rejected]]:
+def _event_by_event(body: bytes) -> tuple[EventsPage, list[Event | Rejected]]:
     """A page that is not valid as a whole: its envelope (raising ContractViolation if that
-    is what is wrong), the events that are valid, and the others rejected with the reason."""
+    is what is wrong), and in page order each event, valid or rejected with the reason."""
     document = _decode(body, "events page")
     if not isinstance(document, dict) or not isinstance(document.get("events"), list):
         raise ContractViolation("events page is not an object with an 'events' array")
@@ -118,14 +119,13 @@ def _event_by_event(body: bytes) -> tuple[EventsPage, list[Event], list[Rejected
         )
     except ValidationError as exc:
         raise ContractViolation(f"events page: {_summary(exc)}") from None
-    valid: list[Event] = []
-    rejected: list[Rejected] = []
+    items: list[Event | Rejected] = []
     for raw in document["events"]:
         try:
-            valid.append(Event.model_validate(raw))
+            items.append(Event.model_validate(raw))
         except ValidationError as exc:
-            rejected.append(Rejected(_raw_id(raw), _summary(exc)))
-    return envelope, valid, rejected
+            items.append(Rejected(_raw_id(raw), _summary(exc)))
+    return envelope, items
 
 
 def _semantic_problem(event: Event, venue_ids: frozenset[str], nul_possible: bool) -> str | None:

@@ -152,9 +152,10 @@ class Store:
             return value
 
     async def dispose(self) -> None:
-        """Let the work in progress finish, stop the threads, and close every connection."""
+        """Let the work in progress and queued finish, stop the threads, and close every
+        connection."""
         for lane in self._lanes.values():
-            await asyncio.to_thread(lane.shutdown, wait=True, cancel_futures=True)
+            await asyncio.to_thread(lane.shutdown, wait=True)
         if self._sync is not None:
             self._sync.dispose()
         await self.engine.dispose()

@@ -157,6 +157,8 @@ def _store_venues(conn: Connection, plugin_id: str, manifest: Manifest, now: dat
     """Make the stored venues of a plugin match its manifest (absent ones marked removed)."""
     ids = [venue.id for venue in manifest.venues]
     conn.execute(_RETIRE_VENUES, {"plugin": plugin_id, "venue_ids": ids, "at": now})
+    if not ids:  # a manifest may list no venues (any more)
+        return
     conn.execute(
         _upsert_venues(conn.dialect.name),
         [

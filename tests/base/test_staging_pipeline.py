@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -122,3 +123,27 @@ async def test_a_nul_in_a_utf16_page_is_quarantined_and_the_run_succeeds(
     report = await _run_once(store, url, quarantine_max_ratio=1.0)
     assert (report.outcome, report.result.error) == ("success", None)
     assert (report.result.inserted, report.result.quarantined) == (1, 1)
+
+
+async def test_a_run_whose_last_write_outlasts_the_deadline_is_recorded_as_it_ended(
+    store: Store, plugin: tuple[FakePlugin, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deadline bounds the plugin's answers. Once every page is in, the apply and the run
+    record are one write that ends whole (on SQLite a thread cannot be stopped midway), so
+    the run is recorded as what it was, not as a timeout."""
+    apply_run = ingest.apply_run
+    deadline = 0.3
+
+    def slow_apply(conn: Connection, **arguments: Any) -> Any:
+        time.sleep(2 * deadline)  # a database that takes its time, past the run's deadline
+        return apply_run(conn, **arguments)
+
+    monkeypatch.setattr(ingest, "apply_run", slow_apply)
+    report = await _run_once(store, plugin[1], run_timeout_seconds=deadline)
+    assert (report.outcome, report.result.error) == ("success", None)
+    assert report.result.inserted == 4
+    assert await store.read(_count_events) == 4
+
+
+def _count_events(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(events)).scalar_one())

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from base_service.generated.plugin_api import Event, Manifest
 from base_service.store import ingest, reads, state
 from base_service.store.database import Store, alembic_config, create_engine, migrate
-from base_service.store.tables import events, metadata, plugins, staged_events
+from base_service.store.tables import events, metadata, plugins, staged_events, venues
 from tests.support.fake_plugin import FakePlugin, make_event
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
@@ -139,6 +139,22 @@ async def test_duplicates_keep_the_first_row(store: Store) -> None:
     counts = await _run(store, _events(0, 1), _events(1, title="Dup"))
     assert counts.duplicates == ["ev-1"] and counts.duplicate_count == 1
     assert (await _stored(store))["ev-1"] == ("Show 1", None)
+
+
+async def test_a_manifest_without_venues_retires_the_stored_ones(store: Store) -> None:
+    """The contract lets a manifest list no venues (the last one closed, say)."""
+    await _run(store, _events(0))
+    later = NOW + timedelta(hours=1)
+    run_id = await _stage(store, now=later)
+    no_venues = MANIFEST.model_copy(update={"venues": []})
+    counts = await store.write(
+        ingest.apply_run, run_id=run_id, plugin_id="p", manifest=no_venues, now=later
+    )
+    assert (counts.inserted, counts.removed) == (0, 1)
+    retired = await store.read(
+        lambda conn: set(conn.execute(select(venues.c.removed_at)).scalars())
+    )
+    assert retired == {later}
 
 
 async def test_a_discarded_run_leaves_stored_events_alone(store: Store) -> None:

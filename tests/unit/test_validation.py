@@ -53,6 +53,8 @@ def test_bad_events_are_rejected_with_reasons_and_good_ones_kept() -> None:
         VENUES,
     )
     assert [event.id for event in page.events] == ["ev-0", "ev-4"]
+    # In page order, whichever check caught them (schema: ev-1, ev-3, junk; semantic: ev-2).
+    assert [r.event_id for r in page.rejected] == ["ev-1", "ev-2", "ev-3", None]
     reasons = {r.event_id: r.reason for r in page.rejected}
     assert "timezone" in reasons["ev-1"]
     assert reasons["ev-2"] == "end is before start"
