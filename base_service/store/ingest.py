@@ -8,7 +8,9 @@ deletes; the events served stay exactly as the last successful run left them.
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,8 +92,7 @@ def stage_page(
     removed."""
     if batch:
         staging = _staging(conn.dialect)
-        rows = [staging.bind(run_id, event_row(plugin_id, event)) for event in batch]
-        conn.exec_driver_sql(staging.sql, rows)
+        staging.insert(conn, [staging.bind(run_id, event_row(plugin_id, event)) for event in batch])
     if removed_ids:
         conn.execute(
             _STAGE_REMOVALS, [{"run_id": run_id, "event_id": event_id} for event_id in removed_ids]
@@ -256,7 +257,16 @@ class _Staging:
     """The staging INSERT compiled once for a dialect, and rows bound to it by each column
     type's own bind processor. Through `Connection.execute` every row's parameters would be
     built into a dictionary of every column and processed one by one (measured on a page of
-    1,000 events: 19 µs an event, against 13 this way, of which SQLite's insert takes 6)."""
+    1,000 events: 19 µs an event, against 13 this way, of which SQLite's insert takes 6).
+
+    On SQLite a page goes in as few multi-row INSERTs as the variable limit allows, not as
+    one INSERT run for each row: the sqlite3 module lets go of the GIL for every statement it
+    steps, and the writer thread then waits for the event loop to hand it back, up to
+    Python's switch interval (5 ms) each time the loop is busy — as it is, validating the
+    next page. Measured, 1,000 rows with a busy thread beside: 2.8 s one by one, 18 ms in one
+    statement (4.4 ms either way alone). Drivers that number their parameters (asyncpg) get
+    the rows with `executemany`, which they pipeline.
+    """
 
     def __init__(self, dialect: Dialect) -> None:
         names = [column.name for column in staged_events.c if column.name != "seq"]
@@ -267,6 +277,12 @@ class _Staging:
         )
         assert compiled.positiontup is not None  # both dialects bind by position
         self.sql = str(compiled)
+        self._head, self._group, self._per_statement = "", "", 0
+        if dialect.paramstyle == "qmark":  # the same "(?, ?, …)" stands for every row
+            head, group = self.sql.split(" VALUES ", 1)
+            self._head, self._group = f"{head} VALUES ", group
+            limit = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999  # variables
+            self._per_statement = limit // len(compiled.positiontup)
         self._values = operator.itemgetter(*compiled.positiontup)
         processors = (
             staged_events.c[name].type.bind_processor(dialect) for name in compiled.positiontup
@@ -281,6 +297,16 @@ class _Staging:
         for at, process in self._processed:
             values[at] = process(values[at])
         return tuple(values)
+
+    def insert(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert bound rows, in their order (the first of an id wins: see `apply_run`)."""
+        if not self._per_statement:
+            conn.exec_driver_sql(self.sql, rows)
+            return
+        for start in range(0, len(rows), self._per_statement):
+            chunk = rows[start : start + self._per_statement]
+            sql = self._head + ", ".join([self._group] * len(chunk))
+            conn.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(chunk)))
 
 
 @functools.cache

@@ -157,6 +157,18 @@ async def test_a_manifest_without_venues_retires_the_stored_ones(store: Store) -
     assert retired == {later}
 
 
+async def test_a_page_larger_than_one_insert_is_staged_whole_and_in_order(store: Store) -> None:
+    """On SQLite a page goes in as multi-row INSERTs of at most 32,766 variables (1,820 rows
+    of 18 columns): a page of 1,900 takes two, and the first of two same-id events, one in
+    each, still wins."""
+    page = _events(*range(1899)) + _events(0, title="Later duplicate")
+    counts = await _run(store, page)
+    assert (counts.inserted, counts.duplicates, counts.duplicate_count) == (1899, ["ev-0"], 1)
+    stored = await _stored(store)
+    assert len(stored) == 1899
+    assert stored["ev-0"] == ("Show 0", None) and stored["ev-1898"] == ("Show 1898", None)
+
+
 async def test_a_discarded_run_leaves_stored_events_alone(store: Store) -> None:
     await _run(store, _events(0, 1))
     before = await _stored(store)
