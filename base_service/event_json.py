@@ -45,7 +45,8 @@ CONTENT_FIELDS = (
 RUN_FIELDS = ("first_seen_at", "last_seen_at", "last_run_id", "removed_at")
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def utc(value: datetime | None) -> datetime | None:
+    """`value` in UTC (itself when it is in UTC already)."""
     return None if value is None else value.astimezone(UTC)
 
 
@@ -68,9 +69,9 @@ def document(row: Mapping[str, Any]) -> str:
     """
     zone = zone_named(row["timezone"])
     fields = {public: row[column] for column, public in CONTENT_FIELDS}
-    fields["start"] = _local(_utc(row["start_at"]), zone)
-    fields["end"] = _local(_utc(row["end_at"]), zone)
-    fields["updated_at"] = _utc(row["source_updated_at"])
+    fields["start"] = _local(utc(row["start_at"]), zone)
+    fields["end"] = _local(utc(row["end_at"]), zone)
+    fields["updated_at"] = utc(row["source_updated_at"])
     return pydantic_core.to_json(fields).decode()
 
 

@@ -13,7 +13,7 @@ import operator
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
@@ -54,14 +54,16 @@ class ApplyCounts:
 
 def event_row(plugin_id: str, event: Event) -> dict[str, Any]:
     """Turn a validated contract event into a stored row: its ids, content columns and public
-    document (an equal document: nothing a client sees changed)."""
+    document (an equal document: nothing a client sees changed). Its datetimes are converted
+    to UTC here, once: the document and the database both want them in UTC, and converting a
+    datetime already in UTC costs nothing."""
     row: dict[str, Any] = {
         "plugin_id": plugin_id,
         "event_id": event.id,
         "venue_id": event.venue_id,
         "title": event.title,
-        "start_at": event.start,
-        "end_at": event.end,
+        "start_at": event.start.astimezone(UTC),
+        "end_at": event_json.utc(event.end),
         "all_day": event.all_day,
         "timezone": event.timezone,
         "status": event.status.value,
@@ -71,7 +73,7 @@ def event_row(plugin_id: str, event: Event) -> dict[str, Any]:
         "ticket_url": _str_or_none(event.ticket_url),
         "categories": event.categories,
         "performers": event.performers,
-        "source_updated_at": event.updated_at,
+        "source_updated_at": event_json.utc(event.updated_at),
     }
     row["document"] = event_json.document(row)
     return row
