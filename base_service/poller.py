@@ -267,16 +267,21 @@ class Poller:
             extra={"action": "run_started", "trigger": trigger, "trace_id": client.trace_id, **log},
         )
         progress = _Progress()
+        deadline = asyncio.timeout(self._settings.run_timeout_seconds)
         try:
-            async with asyncio.timeout(self._settings.run_timeout_seconds):
+            async with deadline:
                 await self._fetch(client, plugin, run_id, progress, known, force)
             # Outside the deadline, which bounds the plugin's answers: a write that has begun
             # ends (see Store), and its outcome must be recorded, not taken for a timeout.
             return await self._succeed(plugin, run_id, progress, claim, known)
-        except TimeoutError:
-            error: PluginError = PluginTimeout(
-                f"run exceeded its deadline of {self._settings.run_timeout_seconds:g}s"
-            )
+        except TimeoutError as exc:
+            if not deadline.expired():  # the database's, say: ours to fix, not the plugin's
+                logger.exception("run crashed", extra={"action": "run_crashed", **log})
+                error: PluginError = _internal(exc)
+            else:
+                error = PluginTimeout(
+                    f"run exceeded its deadline of {self._settings.run_timeout_seconds:g}s"
+                )
         except PluginError as exc:
             error = exc
         except (asyncio.CancelledError, LeaseLost):
@@ -284,8 +289,7 @@ class Poller:
             raise
         except Exception as exc:
             logger.exception("run crashed", extra={"action": "run_crashed", **log})
-            error = PluginError(f"internal error: {type(exc).__name__}: {exc}")
-            error.kind = "internal_error"
+            error = _internal(exc)
         return await self._fail(plugin, run_id, progress, known, error, claim.owner)
 
     async def _fetch(
@@ -553,3 +557,10 @@ class Poller:
             },
         )
         return RunReport(run_id, "failed", plugin_state, next_run_at, result)
+
+
+def _internal(exc: Exception) -> PluginError:
+    """A fault of the base's own (a bug, the database), recorded as the run's error."""
+    error = PluginError(f"internal error: {type(exc).__name__}: {exc}")
+    error.kind = "internal_error"
+    return error

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -47,10 +47,18 @@ def problem_response(
 def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
-        location = ".".join(str(part) for part in error.get("loc", ()) if part != "query")
+        location = _location(error.get("loc", ()))
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{location}: {message}")
     return "; ".join(parts)
+
+
+def _location(loc: Sequence[str | int]) -> str:
+    """`("query", "status", 1)` → `status (value 2)`: a parameter given more than once is
+    told apart by its position, counted from 1."""
+    names = [str(part) for part in loc if isinstance(part, str) and part != "query"]
+    values = [f"value {part + 1}" for part in loc if isinstance(part, int)]
+    return ".".join(names) + (f" ({', '.join(values)})" if values else "")
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -7,6 +7,7 @@ deletes; the events served stay exactly as the last successful run left them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import operator
@@ -279,12 +280,15 @@ class _Staging:
         )
         assert compiled.positiontup is not None  # both dialects bind by position
         self.sql = str(compiled)
-        self._head, self._group, self._per_statement = "", "", 0
+        self._head, self._group, self._most_rows = "", "", 0
         if dialect.paramstyle == "qmark":  # the same "(?, ?, …)" stands for every row
-            head, group = self.sql.split(" VALUES ", 1)
+            head, group = self.sql.split(" VALUES ")
+            assert group.startswith("(") and group.endswith(")"), self.sql
             self._head, self._group = f"{head} VALUES ", group
-            limit = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999  # variables
-            self._per_statement = limit // len(compiled.positiontup)
+            with contextlib.closing(sqlite3.connect(":memory:")) as probe:  # this build's limit
+                variables = probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            fit = min(variables // len(compiled.positiontup), 1024)  # 1,024: about 2 MB
+            self._most_rows = 1 << (fit.bit_length() - 1)  # a power of two: see `insert`
         self._values = operator.itemgetter(*compiled.positiontup)
         processors = (
             staged_events.c[name].type.bind_processor(dialect) for name in compiled.positiontup
@@ -301,14 +305,24 @@ class _Staging:
         return tuple(values)
 
     def insert(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-        """Insert bound rows, in their order (the first of an id wins: see `apply_run`)."""
-        if not self._per_statement:
+        """Insert bound rows, in their order (the first of an id wins: see `apply_run`).
+
+        On SQLite in chunks of a power of two rows, largest first (1,000 rows: 512, 256, 128,
+        64, 32, 8), at most 1,024 and as many as the build's variable limit allows: the
+        sqlite3 module keeps each connection's last 128 statements prepared, about 2 kB for a
+        row's placeholders, so statements of every page size would hold hundreds of
+        megabytes; these sizes are eleven statements in all.
+        """
+        if not self._most_rows:
             conn.exec_driver_sql(self.sql, rows)
             return
-        for start in range(0, len(rows), self._per_statement):
-            chunk = rows[start : start + self._per_statement]
-            sql = self._head + ", ".join([self._group] * len(chunk))
+        start = 0
+        while start < len(rows):
+            size = min(self._most_rows, 1 << ((len(rows) - start).bit_length() - 1))
+            chunk = rows[start : start + size]
+            sql = self._head + ", ".join([self._group] * size)
             conn.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(chunk)))
+            start += size
 
 
 @functools.cache

@@ -147,3 +147,18 @@ async def test_a_run_whose_last_write_outlasts_the_deadline_is_recorded_as_it_en
 
 def _count_events(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+
+
+async def test_a_timeout_of_the_database_is_not_taken_for_the_run_deadline(
+    store: Store, plugin: tuple[FakePlugin, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A driver may raise a plain TimeoutError (asyncpg does, connecting): that is a fault of
+    the base's, not a plugin that took too long."""
+
+    def stalled_database(conn: Connection, **arguments: Any) -> Any:
+        raise TimeoutError("the database did not answer")  # stands in for the driver
+
+    monkeypatch.setattr(ingest, "apply_run", stalled_database)
+    report = await _run_once(store, plugin[1])
+    assert (report.outcome, report.result.error_kind) == ("failed", "internal_error")
+    assert "the database did not answer" in (report.result.error or "")

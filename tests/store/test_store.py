@@ -158,9 +158,9 @@ async def test_a_manifest_without_venues_retires_the_stored_ones(store: Store) -
 
 
 async def test_a_page_larger_than_one_insert_is_staged_whole_and_in_order(store: Store) -> None:
-    """On SQLite a page goes in as multi-row INSERTs of at most 32,766 variables (1,820 rows
-    of 18 columns): a page of 1,900 takes two, and the first of two same-id events, one in
-    each, still wins."""
+    """On SQLite a page goes in as multi-row INSERTs of a power of two rows, at most 1,024:
+    a page of 1,900 takes seven, and the first of two same-id events, in the first and the
+    last, still wins."""
     page = _events(*range(1899)) + _events(0, title="Later duplicate")
     counts = await _run(store, page)
     assert (counts.inserted, counts.duplicates, counts.duplicate_count) == (1899, ["ev-0"], 1)
