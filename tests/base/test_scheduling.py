@@ -163,3 +163,21 @@ def test_a_token_echoed_back_by_a_plugin_is_redacted(
     assert "[redacted]" in view["last_error"]
     for text in [caplog.text, *answers]:
         assert secret not in text
+
+
+def test_a_retry_sooner_than_the_next_poll_is_not_kept_waiting_for_it(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str
+) -> None:
+    """A run that ends wakes the loop when its next time comes before the loop's next look:
+    a failed run's retry in a second starts then, not at the next read of the schedule."""
+    plugin, url = fake_plugin
+    plugin.events = [make_event(0)]
+    plugin.faults["/v1/manifest"] = fail_times(1, 400)
+    settings = base_settings(
+        sqlite_url, f"fake={url}", scheduler_poll_seconds=600, failure_backoff_seconds=1
+    )
+    with running_base(settings) as client:
+        failed = wait_for_run(client, "fake")
+        assert failed["last_run"]["outcome"] == "failed"
+        retried = wait_for_run(client, "fake", after=failed["last_run"]["run_id"])
+    assert retried["last_run"]["outcome"] == "success"
