@@ -35,6 +35,7 @@ from base_service.metrics import Metrics
 from base_service.store import ingest, state
 from base_service.store.database import Store
 from base_service.store.leases import Claim
+from base_service.tasks import wait_out
 from base_service.validation import Rejected, parse_manifest, parse_page
 
 logger = logging.getLogger(__name__)
@@ -124,15 +125,7 @@ class _Stager:
         if pending is None:
             return
         pending.cancel()
-        cancelled = False
-        while not pending.done():
-            try:
-                await asyncio.wait([pending])
-            except asyncio.CancelledError:
-                cancelled = True
-        if not pending.cancelled():
-            pending.exception()  # retrieved: the run's own error is the one to report
-        if cancelled:
+        if await wait_out(pending):
             raise asyncio.CancelledError
 
     async def _stage(self, events: list[Event], removed_ids: list[str]) -> None:
@@ -275,21 +268,19 @@ class Poller:
             # ends (see Store), and its outcome must be recorded, not taken for a timeout.
             return await self._succeed(plugin, run_id, progress, claim, known)
         except TimeoutError as exc:
-            if not deadline.expired():  # the database's, say: ours to fix, not the plugin's
-                logger.exception("run crashed", extra={"action": "run_crashed", **log})
-                error: PluginError = _internal(exc)
-            else:
-                error = PluginTimeout(
+            if deadline.expired():
+                error: PluginError = PluginTimeout(
                     f"run exceeded its deadline of {self._settings.run_timeout_seconds:g}s"
                 )
+            else:  # the database's, say: ours to fix, not the plugin's
+                error = _crashed(exc, log)
         except PluginError as exc:
             error = exc
         except (asyncio.CancelledError, LeaseLost):
             await asyncio.shield(self._store.write(state.abandon_runs, self._clock(), [run_id]))
             raise
         except Exception as exc:
-            logger.exception("run crashed", extra={"action": "run_crashed", **log})
-            error = _internal(exc)
+            error = _crashed(exc, log)
         return await self._fail(plugin, run_id, progress, known, error, claim.owner)
 
     async def _fetch(
@@ -559,8 +550,10 @@ class Poller:
         return RunReport(run_id, "failed", plugin_state, next_run_at, result)
 
 
-def _internal(exc: Exception) -> PluginError:
-    """A fault of the base's own (a bug, the database), recorded as the run's error."""
+def _crashed(exc: Exception, log: dict[str, Any]) -> PluginError:
+    """A fault of the base's own (a bug, the database): logged with its traceback, and
+    recorded as the run's error."""
+    logger.exception("run crashed", extra={"action": "run_crashed", **log})
     error = PluginError(f"internal error: {type(exc).__name__}: {exc}")
     error.kind = "internal_error"
     return error

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import fcntl
 import functools
@@ -23,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from base_service.errors import ConfigError
+from base_service.tasks import wait_out
 
 logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -135,7 +135,7 @@ class Store:
             return await asyncio.shield(work)
         except asyncio.CancelledError:
             if not queued.cancel():  # it has begun: a thread cannot be stopped, so wait it out
-                await _uncancellable(work)
+                await wait_out(work)
             raise
 
     def _read(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -159,16 +159,6 @@ class Store:
         if self._sync is not None:
             self._sync.dispose()
         await self.engine.dispose()
-
-
-async def _uncancellable(work: asyncio.Future[Any]) -> None:
-    """Wait until `work` is over, whatever cancels come meanwhile; its outcome is dropped
-    (the caller is being cancelled)."""
-    while not work.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait([work])
-    if not work.cancelled():
-        work.exception()  # retrieved, so that asyncio does not log it as never retrieved
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -14,7 +14,7 @@ import operator
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
@@ -63,7 +63,7 @@ def event_row(plugin_id: str, event: Event) -> dict[str, Any]:
         "event_id": event.id,
         "venue_id": event.venue_id,
         "title": event.title,
-        "start_at": event.start.astimezone(UTC),
+        "start_at": event_json.utc(event.start),
         "end_at": event_json.utc(event.end),
         "all_day": event.all_day,
         "timezone": event.timezone,
@@ -262,13 +262,13 @@ class _Staging:
     built into a dictionary of every column and processed one by one (measured on a page of
     1,000 events: 19 µs an event, against 13 this way, of which SQLite's insert takes 6).
 
-    On SQLite a page goes in as few multi-row INSERTs as the variable limit allows, not as
-    one INSERT run for each row: the sqlite3 module lets go of the GIL for every statement it
-    steps, and the writer thread then waits for the event loop to hand it back, up to
-    Python's switch interval (5 ms) each time the loop is busy — as it is, validating the
-    next page. Measured, 1,000 rows with a busy thread beside: 2.8 s one by one, 18 ms in one
-    statement (4.4 ms either way alone). Drivers that number their parameters (asyncpg) get
-    the rows with `executemany`, which they pipeline.
+    On SQLite a page goes in as a few multi-row INSERTs (see `insert`), not as one INSERT run
+    for each row: the sqlite3 module lets go of the GIL for every statement it steps, and the
+    writer thread then waits for the event loop to hand it back, up to Python's switch
+    interval (5 ms) each time the loop is busy — as it is, validating the next page.
+    Measured, 1,000 rows with a busy thread beside: 2.8 s one by one, 18 ms in one statement
+    (4.4 ms either way alone). Drivers that number their parameters (asyncpg) get the rows
+    with `executemany`, which they pipeline.
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -281,6 +281,7 @@ class _Staging:
         assert compiled.positiontup is not None  # both dialects bind by position
         self.sql = str(compiled)
         self._head, self._group, self._most_rows = "", "", 0
+        self._statements: dict[int, str] = {}
         if dialect.paramstyle == "qmark":  # the same "(?, ?, …)" stands for every row
             head, group = self.sql.split(" VALUES ")
             assert group.startswith("(") and group.endswith(")"), self.sql
@@ -320,9 +321,15 @@ class _Staging:
         while start < len(rows):
             size = min(self._most_rows, 1 << ((len(rows) - start).bit_length() - 1))
             chunk = rows[start : start + size]
-            sql = self._head + ", ".join([self._group] * size)
-            conn.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(chunk)))
+            conn.exec_driver_sql(self._rows_sql(size), tuple(itertools.chain.from_iterable(chunk)))
             start += size
+
+    def _rows_sql(self, rows: int) -> str:
+        """The INSERT of `rows` rows (a power of two), built once."""
+        sql = self._statements.get(rows)
+        if sql is None:
+            sql = self._statements[rows] = self._head + ", ".join([self._group] * rows)
+        return sql
 
 
 @functools.cache

@@ -26,8 +26,9 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy import table as sa_table
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from base_service.generated.plugin_api import Event, Manifest
 from base_service.store import ingest, reads, state
@@ -167,6 +168,35 @@ async def test_a_page_larger_than_one_insert_is_staged_whole_and_in_order(store:
     stored = await _stored(store)
     assert len(stored) == 1899
     assert stored["ev-0"] == ("Show 0", None) and stored["ev-1898"] == ("Show 1898", None)
+
+
+async def test_pages_of_every_size_share_a_few_staging_statements(sqlite_url: str) -> None:
+    """The sqlite3 module keeps each connection's last 128 statements prepared, and a
+    statement for hundreds of rows holds about a megabyte: pages of 300 different sizes
+    must be staged with a handful of distinct statements (powers of two rows), not 300."""
+    store = Store(create_engine(sqlite_url))
+    await migrate(store.engine)
+    await store.write(state.register_plugins, [("p", "http://p", NOW)], NOW)
+    statements: set[str] = set()
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO staged_events"):
+            statements.add(statement)
+
+    sa_event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        run_id = await _stage(store)
+        page = _events(*range(300))
+        for size in range(1, 301):
+            await store.write(ingest.stage_page, run_id, "p", page[:size])
+        staged = await store.read(
+            lambda conn: conn.execute(select(func.count()).select_from(staged_events)).scalar()
+        )
+    finally:
+        sa_event.remove(Engine, "before_cursor_execute", seen)
+        await store.dispose()
+    assert staged == 300 * 301 // 2
+    assert len(statements) == 9  # 1, 2, 4, … 256 rows
 
 
 async def test_a_discarded_run_leaves_stored_events_alone(store: Store) -> None:
