@@ -75,18 +75,28 @@ def document(row: Mapping[str, Any]) -> str:
     return pydantic_core.to_json(fields).decode()
 
 
-def _completed(document: str, row: Mapping[Any, Any], stale: bool) -> str:
-    tail = pydantic_core.to_json({name: row[name] for name in RUN_FIELDS}).decode()
-    # Both are JSON objects: drop the document's closing brace and the tail's opening one.
-    return f'{document[:-1]},{tail[1:-1]},"stale":{"true" if stale else "false"}}}'
+def _tail(facts: tuple[Any, ...]) -> str:
+    """The fields after the document's content, from the run fields' values and `stale`,
+    as the rest of a JSON object: `,"first_seen_at":…,"stale":false}`."""
+    *run_fields, stale = facts
+    tail = pydantic_core.to_json(dict(zip(RUN_FIELDS, run_fields, strict=True))).decode()
+    return f',{tail[1:-1]},"stale":{"true" if stale else "false"}}}'
 
 
 def page(
     rows: Iterable[Mapping[Any, Any]], stale: Mapping[str, bool], next_cursor: str | None
 ) -> bytes:
     """An `EventPage` as JSON, from rows holding `document`, `plugin_id` and the run fields."""
-    items = ",".join(
-        _completed(row["document"], row, stale.get(row["plugin_id"], False)) for row in rows
-    )
+    # Events seen by the same runs share their tails: a page renders each distinct one once
+    # (the store keeps every time in UTC, so equal times are also written alike).
+    tails: dict[tuple[Any, ...], str] = {}
+    items = []
+    for row in rows:
+        facts = (*(row[name] for name in RUN_FIELDS), stale.get(row["plugin_id"], False))
+        tail = tails.get(facts)
+        if tail is None:
+            tail = tails[facts] = _tail(facts)
+        # The document is a JSON object: its closing brace gives way to the tail.
+        items.append(row["document"][:-1] + tail)
     cursor = pydantic_core.to_json(next_cursor).decode()
-    return f'{{"items":[{items}],"next_cursor":{cursor}}}'.encode()
+    return f'{{"items":[{",".join(items)}],"next_cursor":{cursor}}}'.encode()

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, tuple_
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.engine import Connection, RowMapping
 
 from base_service import event_json
@@ -31,32 +42,76 @@ class EventFilter:
 EventKey = tuple[datetime, str, str]
 
 
-def _conditions(filters: EventFilter) -> list[ColumnElement[bool]]:
+def _pattern(text: str) -> str:
+    """A LIKE pattern finding `text` anywhere, its wildcards escaped (with a backslash)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _parameters(
+    filters: EventFilter, earliest: datetime | None, after: EventKey | None, limit: int
+) -> dict[str, Any]:
+    """A listing's parameters, by the names `_listing` binds; a filter not set is absent."""
+    values = {
+        "plugin": filters.plugin_id,
+        "venue": filters.venue_id,
+        "start": filters.start,
+        "earliest": earliest,
+        "end": filters.end,
+        "statuses": list(filters.statuses) or None,
+        "pattern": _pattern(filters.text) if filters.text else None,
+    }
+    if after is not None:
+        values["after_start"], values["after_plugin"], values["after_event"] = after
+    given = {name: value for name, value in values.items() if value is not None}
+    return {**given, "limit": limit + 1}
+
+
+@functools.cache
+def _listing(
+    columns: tuple[ColumnElement[Any], ...], include_removed: bool, given: frozenset[str]
+) -> Select[Any]:
+    """The listing statement for one shape of filter (`given`: the parameters set), built
+    once: building a statement and its cache key anew cost more than the range scan."""
     c = events.c
+
+    def bound(name: str, column: ColumnElement[Any]) -> BindParameter[Any]:
+        return bindparam(name, type_=column.type)
+
     where: list[ColumnElement[bool]] = []
-    if not filters.include_removed:
+    if not include_removed:
         where.append(c.removed_at.is_(None))
-    if filters.plugin_id is not None:
-        where.append(c.plugin_id == filters.plugin_id)
-    if filters.venue_id is not None:
-        where.append(c.venue_id == filters.venue_id)
-    if filters.start is not None:
+    if "plugin" in given:
+        where.append(c.plugin_id == bound("plugin", c.plugin_id))
+    if "venue" in given:
+        where.append(c.venue_id == bound("venue", c.venue_id))
+    if "start" in given:
         # Overlap, not containment: a festival that began yesterday is still on.
-        where.append(
-            or_(c.end_at >= filters.start, and_(c.end_at.is_(None), c.start_at >= filters.start))
-        )
-    if filters.end is not None:
-        where.append(c.start_at < filters.end)
-    if filters.statuses:
-        where.append(c.status.in_(filters.statuses))
-    if filters.text:
-        pattern = (
-            "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        start = bound("start", c.start_at)
+        where.append(or_(c.end_at >= start, and_(c.end_at.is_(None), c.start_at >= start)))
+    if "earliest" in given:
+        where.append(c.start_at >= bound("earliest", c.start_at))
+    if "end" in given:
+        where.append(c.start_at < bound("end", c.start_at))
+    if "statuses" in given:
+        where.append(c.status.in_(bindparam("statuses", expanding=True)))
+    if "pattern" in given:
+        pattern = bound("pattern", c.title)
         where.append(
             or_(c.title.ilike(pattern, escape="\\"), c.description.ilike(pattern, escape="\\"))
         )
-    return where
+    if "after_start" in given:
+        after = (
+            bound("after_start", c.start_at),
+            bound("after_plugin", c.plugin_id),
+            bound("after_event", c.event_id),
+        )
+        where.append(tuple_(c.start_at, c.plugin_id, c.event_id) > tuple_(*after))
+    return (
+        select(*columns)
+        .where(*where)
+        .order_by(c.start_at, c.plugin_id, c.event_id)
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
 # What listings show: every column for the feeds (their DTSTAMP is `changed_at`), or the
@@ -79,23 +134,26 @@ class Listing:
     plugins: dict[str, RowMapping]
 
 
-def _facts_query(plugin_id: str | None) -> Select[Any]:
-    c = plugins.c
-    query = select(
-        c.plugin_id,
-        c.last_success_at,
-        c.consecutive_failures,
-        c.manifest["refresh_interval_seconds"].as_integer().label("refresh_interval_seconds"),
-        c.max_event_seconds,
-    )
-    return query if plugin_id is None else query.where(c.plugin_id == plugin_id)
+_FACTS = select(
+    plugins.c.plugin_id,
+    plugins.c.last_success_at,
+    plugins.c.consecutive_failures,
+    plugins.c.manifest["refresh_interval_seconds"].as_integer().label("refresh_interval_seconds"),
+    plugins.c.max_event_seconds,
+)
+_ONE_PLUGINS_FACTS = _FACTS.where(
+    plugins.c.plugin_id == bindparam("plugin", type_=plugins.c.plugin_id.type)
+)
 
 
 def plugin_facts(conn: Connection, plugin_id: str | None = None) -> dict[str, RowMapping]:
     """What listings need to know about every (or one) plugin, by id: its last success,
     failures in a row and declared interval (for freshness), and its longest event.
     A read for `Store.read`."""
-    rows = conn.execute(_facts_query(plugin_id)).mappings().all()
+    if plugin_id is None:
+        rows = conn.execute(_FACTS).mappings().all()
+    else:
+        rows = conn.execute(_ONE_PLUGINS_FACTS, {"plugin": plugin_id}).mappings().all()
     return {row["plugin_id"]: row for row in rows}
 
 
@@ -121,7 +179,7 @@ async def list_events(
     *,
     limit: int,
     after: EventKey | None,
-    columns: Sequence[ColumnElement[Any]] = ALL_COLUMNS,
+    columns: tuple[ColumnElement[Any], ...] = ALL_COLUMNS,
 ) -> Listing:
     """One page of events ordered by (start, plugin, id), in one connection."""
     # A text filter cannot use an index: such a listing may scan every event.
@@ -134,22 +192,18 @@ def _list_events(
     filters: EventFilter,
     limit: int,
     after: EventKey | None,
-    columns: Sequence[ColumnElement[Any]],
+    columns: tuple[ColumnElement[Any], ...],
 ) -> Listing:
-    c = events.c
-    query = select(*columns).where(*_conditions(filters))
-    if after is not None:
-        query = query.where(tuple_(c.start_at, c.plugin_id, c.event_id) > tuple_(*after))
-    query = query.order_by(c.start_at, c.plugin_id, c.event_id).limit(limit + 1)
     facts = plugin_facts(conn, filters.plugin_id)
+    earliest = None
     if filters.start is not None:
         # "Still going on at `from`" cannot use an index by itself; knowing the longest
         # event bounds the start from below, so the query walks only the window.
         longest = _longest_event(facts)
         earliest = _before(filters.start, longest) if longest is not None else None
-        if earliest is not None:
-            query = query.where(c.start_at >= earliest)
-    rows = list(conn.execute(query).mappings().all())
+    parameters = _parameters(filters, earliest, after, limit)
+    query = _listing(columns, filters.include_removed, frozenset(parameters))
+    rows = list(conn.execute(query, parameters).mappings().all())
     if len(rows) <= limit:
         return Listing(rows, None, facts)
     last = rows[limit - 1]

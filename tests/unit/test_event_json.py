@@ -67,6 +67,10 @@ ROWS = [
         source_updated_at=datetime(2030, 1, 1, 9, tzinfo=timezone(timedelta(hours=1))),
     ),
     _row(event_id="removed", removed_at=START),
+    # Run fields that differ from their neighbours' one at a time (pages share equal tails).
+    _row(event_id="newer", first_seen_at=START - timedelta(hours=5)),
+    _row(event_id="later-run", last_seen_at=START, last_run_id=8),
+    _row(event_id="other-run", last_run_id=9),
     _row(plugin_id="other", event_id="stale-one"),
 ]
 
