@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
@@ -73,6 +73,13 @@ class DryRun:
     not_modified: bool = False
 
 
+class Batch(NamedTuple):
+    """A validated page as staging takes it."""
+
+    events: list[Event]
+    removed_ids: list[str]
+
+
 @dataclass
 class _Progress:
     pages: int = 0
@@ -85,6 +92,7 @@ class _Progress:
     etag: str | None = None
     sync_token: str | None = None
     longest_event: float = 0.0  # seconds, over the events this run fetched
+    last_page: Batch = field(default_factory=lambda: Batch([], []))  # staged by the final write
     reasons: list[tuple[str | None, str]] = field(default_factory=list)
 
     def reject(self, rejected: list[Rejected], count: int | None = None) -> None:
@@ -95,20 +103,33 @@ class _Progress:
 
 
 class _Stager:
-    """Stages a run's pages one behind the walk: while page k is written (in the store's
-    writer), page k+1 is fetched and validated. At most one page is in flight, and pages are
-    staged in the order they came, which decides which of two same-id events wins."""
+    """Stages a run's pages behind the walk, and holds back the last one for the run's final
+    write. While page k is written (in the store's writer), page k+1 is fetched and validated;
+    the page the walk ends with is staged by the write that applies the run, in its
+    transaction (a one-page run: one write fewer). At most one page is in flight and one
+    held, and pages are staged in the order they came, which decides which of two same-id
+    events wins."""
 
     def __init__(self, store: Store, run_id: int, plugin_id: str) -> None:
         self._store = store
         self._run_id = run_id
         self._plugin_id = plugin_id
         self._pending: asyncio.Task[None] | None = None
+        self._held: Batch | None = None
 
     async def add(self, events: list[Event], removed_ids: list[str]) -> None:
-        """Stage a page once the one before it is staged; raise what staging that one raised."""
+        """Hold a page, and stage the one held before it once the page before that is staged;
+        raise what staging that one raised."""
+        held, self._held = self._held, Batch(events, removed_ids)
+        if held is not None:
+            await self.flush()
+            self._pending = asyncio.create_task(self._stage(held))
+
+    async def last(self) -> Batch:
+        """Wait for the page in flight; hand over the held page, for the final write."""
         await self.flush()
-        self._pending = asyncio.create_task(self._stage(events, removed_ids))
+        held, self._held = self._held, None
+        return held or Batch([], [])
 
     async def flush(self) -> None:
         """Wait for the page in flight, raising what its staging raised."""
@@ -128,10 +149,8 @@ class _Stager:
         if await wait_out(pending):
             raise asyncio.CancelledError
 
-    async def _stage(self, events: list[Event], removed_ids: list[str]) -> None:
-        await self._store.write(
-            ingest.stage_page, self._run_id, self._plugin_id, events, removed_ids
-        )
+    async def _stage(self, batch: Batch) -> None:
+        await self._store.write(ingest.stage_page, self._run_id, self._plugin_id, *batch)
 
 
 class Poller:
@@ -233,10 +252,11 @@ class Poller:
             self._settings.shrink_guard_ratio, self._settings.shrink_guard_min_events
         )
         return await self._store.write(
-            ingest.apply_run,
+            _stage_and_apply,
             commit=False,
             run_id=run_id,
             plugin_id=plugin.plugin_id,
+            last_page=progress.last_page,
             manifest=progress.manifest,
             now=self._clock(),
             full_snapshot=progress.mode == "full",
@@ -303,7 +323,7 @@ class Poller:
         stager = _Stager(self._store, run_id, plugin.plugin_id)
         try:
             await self._walk(client, manifest, stager, progress, known)
-            await stager.flush()
+            progress.last_page = await stager.last()
         finally:
             await stager.settle()
         ratio = self._settings.quarantine_max_ratio
@@ -413,10 +433,11 @@ class Poller:
                 resume = state.Resume(known.get("sync_token"), known.get("etag"), longest)
             else:
                 assert progress.manifest is not None
-                counts = ingest.apply_run(
+                counts = _stage_and_apply(
                     conn,
                     run_id=run_id,
                     plugin_id=plugin.plugin_id,
+                    last_page=progress.last_page,
                     manifest=progress.manifest,
                     now=now,
                     full_snapshot=progress.mode == "full",
@@ -548,6 +569,14 @@ class Poller:
             },
         )
         return RunReport(run_id, "failed", plugin_state, next_run_at, result)
+
+
+def _stage_and_apply(
+    conn: Connection, *, run_id: int, plugin_id: str, last_page: Batch, **apply: Any
+) -> ingest.ApplyCounts:
+    """Stage a run's last page and apply the run, in one transaction (see `_Stager`)."""
+    ingest.stage_page(conn, run_id, plugin_id, *last_page)
+    return ingest.apply_run(conn, run_id=run_id, plugin_id=plugin_id, **apply)
 
 
 def _crashed(exc: Exception, log: dict[str, Any]) -> PluginError:

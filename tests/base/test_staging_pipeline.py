@@ -71,13 +71,14 @@ async def test_a_run_that_ends_while_a_page_is_being_staged_leaves_nothing_stage
     store: Store, plugin: tuple[FakePlugin, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake, url = plugin
+    fake.events = [make_event(n) for n in range(6)]  # three pages: 1 is staged, 2 held, 3 bad
 
-    def second_page_breaks_the_contract(request: Request) -> Response | None:
-        if request.query_params.get("cursor"):
+    def third_page_breaks_the_contract(request: Request) -> Response | None:
+        if request.query_params.get("cursor") == "4":
             return JSONResponse({"events": [], "next_cursor": None, "mode": "changes"})
         return None
 
-    fake.faults["/v1/events"] = second_page_breaks_the_contract
+    fake.faults["/v1/events"] = third_page_breaks_the_contract
 
     staging: list[asyncio.Task[Any] | None] = []
 
@@ -162,3 +163,25 @@ async def test_a_timeout_of_the_database_is_not_taken_for_the_run_deadline(
     report = await _run_once(store, plugin[1])
     assert (report.outcome, report.result.error_kind) == ("failed", "internal_error")
     assert "the database did not answer" in (report.result.error or "")
+
+
+async def test_the_last_page_is_staged_by_the_write_that_applies_the_run(
+    store: Store, plugin: tuple[FakePlugin, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages before the last are written as they come; the last goes in with the apply, in
+    its transaction: one write fewer a run, the only staging write of a one-page run."""
+    fake, url = plugin
+    fake.events = [make_event(n) for n in range(5)]  # pages of 2: three pages
+    writes: list[Any] = []
+    write = Store.write
+
+    async def counted(self: Store, work: Any, *args: Any, **kwargs: Any) -> Any:
+        writes.append(work)
+        return await write(self, work, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "write", counted)
+    report = await _run_once(store, url)
+    assert (report.outcome, report.result.pages, report.result.inserted) == ("success", 3, 5)
+    assert writes.count(ingest.stage_page) == 2
+    assert await store.read(_count_events) == 5
+    assert await _staged(store) == 0
