@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import BindParameter
 
 from base_service.store import state
-from base_service.store.tables import plugins, runs
+from base_service.store.tables import plugins
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def claim(conn: Connection, plugin_id: str, owner: str, now: datetime, ttl: floa
     requested, force, trace_id = conn.execute(_REQUESTED, {"plugin": plugin_id}).one()
     # Holding the lease, any run of this plugin still marked running belongs to a replica
     # that died: record it as abandoned and drop what it staged.
-    state.abandon_running(conn, now, runs.c.plugin_id == plugin_id)
+    state.abandon_plugins_runs(conn, now, plugin_id)
     return Claim(plugin_id, owner, "manual" if requested else "schedule", bool(force), trace_id)
 
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, insert, select, update
+from sqlalchemy import BindParameter, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from base_service.errors import LeaseLost
@@ -78,30 +78,23 @@ def next_runs(conn: Connection, plugin_ids: Sequence[str]) -> dict[str, datetime
 
 def abandon_runs(conn: Connection, now: datetime, run_ids: Sequence[int] | None = None) -> int:
     """Mark runs still 'running' (these, or all of them) abandoned and drop their staging."""
-    condition = runs.c.run_id.in_(run_ids) if run_ids is not None else None
-    return abandon_running(conn, now, condition)
+    if run_ids is None:
+        stale = conn.execute(_RUNNING).scalars().all()
+    else:
+        stale = conn.execute(_RUNNING_OF_RUNS, {"runs": list(run_ids)}).scalars().all()
+    return _abandon(conn, now, stale)
 
 
-def abandon_running(
-    conn: Connection, now: datetime, condition: ColumnElement[bool] | None = None
-) -> int:
-    """Mark runs still 'running' (those matching `condition`)
-    abandoned, and drop what they staged. Nothing of them was applied."""
-    query = select(runs.c.run_id).where(runs.c.outcome == "running")
-    if condition is not None:
-        query = query.where(condition)
-    stale = conn.execute(query).scalars().all()
+def abandon_plugins_runs(conn: Connection, now: datetime, plugin_id: str) -> int:
+    """Mark a plugin's runs still 'running' abandoned and drop their staging."""
+    stale = conn.execute(_RUNNING_OF_PLUGIN, {"plugin": plugin_id}).scalars().all()
+    return _abandon(conn, now, stale)
+
+
+def _abandon(conn: Connection, now: datetime, stale: Sequence[int]) -> int:
+    """Nothing of these runs was applied: record them abandoned, and drop what they staged."""
     if stale:
-        conn.execute(
-            update(runs)
-            .where(runs.c.run_id.in_(stale))
-            .values(
-                outcome="abandoned",
-                finished_at=now,
-                error_kind="interrupted",
-                error="the process running it stopped; nothing was applied",
-            )
-        )
+        conn.execute(_ABANDON, {"runs": list(stale), "at": now})
         delete_staging(conn, stale)
     return len(stale)
 
@@ -220,6 +213,20 @@ _PLUGIN_ROW = select(plugins).where(plugins.c.plugin_id == _PLUGIN)
 _OPEN_RUN = insert(runs)
 _CLOSE_RUN = update(runs).where(runs.c.run_id == bindparam("run", type_=runs.c.run_id.type))
 _KEEP_REASONS = insert(quarantine)
+_RUNNING = select(runs.c.run_id).where(runs.c.outcome == "running")
+_RUN_IDS: BindParameter[int] = bindparam("runs", expanding=True)
+_RUNNING_OF_RUNS = _RUNNING.where(runs.c.run_id.in_(_RUN_IDS))
+_RUNNING_OF_PLUGIN = _RUNNING.where(runs.c.plugin_id == _PLUGIN)
+_ABANDON = (
+    update(runs)
+    .where(runs.c.run_id.in_(_RUN_IDS))
+    .values(
+        outcome="abandoned",
+        finished_at=bindparam("at", type_=runs.c.finished_at.type),
+        error_kind="interrupted",
+        error="the process running it stopped; nothing was applied",
+    )
+)
 _UPDATE_PLUGIN = update(plugins).where(plugins.c.plugin_id == _PLUGIN)
 _RELEASE = (
     update(plugins)
