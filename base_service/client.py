@@ -56,9 +56,9 @@ class HttpClients:
     connection kept alive between them would not be reused anyway.
 
     Proxies come from the environment, as httpx reads them (HTTP_PROXY, HTTPS_PROXY,
-    ALL_PROXY, NO_PROXY). Whether there are any is asked once, here: a client that trusts the
-    environment searches it anew when made, which cost 100 µs a run when there was nothing
-    to find.
+    ALL_PROXY, NO_PROXY, through the standard library's `getproxies`). Whether it names any
+    (any `*_PROXY` variable) is asked once, here: a client that trusts the environment
+    searches it anew when made, which cost 100 µs a run when there was nothing to find.
     """
 
     def __init__(self, settings: Settings) -> None:

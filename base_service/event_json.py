@@ -86,9 +86,10 @@ def _tail(facts: tuple[Any, ...]) -> str:
 def page(
     rows: Iterable[Mapping[Any, Any]], stale: Mapping[str, bool], next_cursor: str | None
 ) -> bytes:
-    """An `EventPage` as JSON, from rows holding `document`, `plugin_id` and the run fields."""
-    # Events seen by the same runs share their tails: a page renders each distinct one once
-    # (the store keeps every time in UTC, so equal times are also written alike).
+    """An `EventPage` as JSON, from rows holding `document`, `plugin_id` and the run fields,
+    whose datetimes are in UTC, as the store returns them (equal times must be written alike:
+    `00:00Z` and `01:00+01:00` are equal, and a page renders each distinct tail once)."""
+    # Events seen by the same runs share their tails.
     tails: dict[tuple[Any, ...], str] = {}
     items = []
     for row in rows:

@@ -104,9 +104,10 @@ class _Progress:
 
 class _Stager:
     """Stages a run's pages behind the walk, and holds back the last one for the run's final
-    write. While page k is written (in the store's writer), page k+1 is fetched and validated;
-    the page the walk ends with is staged by the write that applies the run, in its
-    transaction (a one-page run: one write fewer). At most one page is in flight and one
+    write. A page is staged once the next one has come: page k is written (in the store's
+    writer) while page k+2 is fetched and validated. The page the walk ends with is staged by
+    the write that applies the run, in its transaction (a one-page run: one write fewer), so
+    like the apply it is outside the run's deadline. At most one page is in flight and one
     held, and pages are staged in the order they came, which decides which of two same-id
     events wins."""
 
@@ -129,7 +130,7 @@ class _Stager:
         """Wait for the page in flight; hand over the held page, for the final write."""
         await self.flush()
         held, self._held = self._held, None
-        return held or Batch([], [])
+        return Batch([], []) if held is None else held
 
     async def flush(self) -> None:
         """Wait for the page in flight, raising what its staging raised."""

@@ -1,4 +1,4 @@
-"""Where a run is made atomic: pages are staged as they arrive, then applied in one transaction.
+"""Where a run is made atomic: pages are staged as the walk goes, then applied in one transaction.
 
 Nothing a run stages is visible to readers until `apply_run` commits. A run that fails, times
 out or is killed leaves only staged rows behind, which `delete_staging` (or the start-up sweep)

@@ -1,4 +1,5 @@
-"""A run stages page k while it fetches page k+1: what that must never change.
+"""A run stages each page behind its walk (page k while it fetches page k+2), and the last
+page with the apply: what that must never change.
 
 The poller runs against a real fake plugin on a loopback port and a real database (SQLite
 and PostgreSQL); a slow database is stood in for by slowing the store's staging writes.
