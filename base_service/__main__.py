@@ -74,6 +74,10 @@ def main() -> int:
         host=settings.host,
         port=settings.port,
         log_config=None,
+        # asyncio's own loop, not uvloop: short reads run on the loop (see store/database.py),
+        # and under 50 clients uvloop then let 1 % of listings wait up to 1.5 s (p99 802 ms
+        # against 58 ms, at the same 880 to 890 listings/s).
+        loop="asyncio",
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 1,
     )
     return 0

@@ -107,7 +107,7 @@ def fill(database: Path, count: int) -> None:
 
 
 def bare_app(body_file: Path, port: int) -> None:
-    """The baseline: FastAPI on uvicorn answering a precomputed body."""
+    """The baseline: FastAPI on uvicorn, as the base runs it, answering a precomputed body."""
     import uvicorn
     from fastapi import FastAPI, Response
 
@@ -122,7 +122,8 @@ def bare_app(body_file: Path, port: int) -> None:
     async def health() -> Response:
         return Response(b'{"status": "ok"}', media_type="application/json")
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
+    # The base's server stack: uvicorn on asyncio's own loop (see base_service/__main__.py).
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="info", loop="asyncio")
 
 
 def wrk(url: str, script: Path, duration: int, connections: int) -> dict[str, Any]:

@@ -114,6 +114,9 @@ def _listing(
     )
 
 
+_SHORT_LISTING = 500  # events: the API's largest page, read in well under a millisecond
+
+
 # What listings show: every column for the feeds (their DTSTAMP is `changed_at`), or the
 # stored document and what runs change for the JSON API (see event_json.py). Both hold the
 # keyset (start, plugin, id).
@@ -182,9 +185,10 @@ async def list_events(
     columns: tuple[ColumnElement[Any], ...] = ALL_COLUMNS,
 ) -> Listing:
     """One page of events ordered by (start, plugin, id), in one connection."""
-    # A text filter cannot use an index: such a listing may scan every event.
-    scans = filters.text is not None
-    return await store.read(_list_events, filters, limit, after, columns, scans=scans)
+    # A text filter cannot use an index: such a listing may scan every event. A feed's
+    # thousands of rows take milliseconds more than an API page.
+    long = filters.text is not None or limit > _SHORT_LISTING
+    return await store.read(_list_events, filters, limit, after, columns, long=long)
 
 
 def _list_events(

@@ -256,9 +256,9 @@ async def test_a_listing_while_a_run_applies_sees_the_last_applied_snapshot(stor
     assert await listed() == [("ev-1", "New"), ("ev-2", "New")]
 
 
-async def test_scans_in_progress_do_not_hold_up_index_reads(sqlite_url: str) -> None:
-    """On SQLite, reads that scan have threads of their own: with every one of them busy, a
-    listing that uses an index still answers."""
+async def test_long_reads_in_progress_do_not_hold_up_short_ones(sqlite_url: str) -> None:
+    """On SQLite, reads that may take long (a scan) have threads of their own: with every one
+    of them busy, a listing that uses an index still answers."""
     engine = create_engine(sqlite_url)
     await migrate(engine)
     store = Store(engine)
@@ -269,8 +269,8 @@ async def test_scans_in_progress_do_not_hold_up_index_reads(sqlite_url: str) -> 
         return "scanned"
 
     scans = [
-        asyncio.create_task(store.read(held_scan, scans=True))
-        for _ in range(Store.READ_THREADS + 1)
+        asyncio.create_task(store.read(held_scan, long=True))
+        for _ in range(Store.LONG_READ_THREADS + 1)
     ]
     try:
         listing = await asyncio.wait_for(
@@ -280,7 +280,7 @@ async def test_scans_in_progress_do_not_hold_up_index_reads(sqlite_url: str) -> 
         assert listing.rows == [] and not any(scan.done() for scan in scans)
     finally:
         gate.set()
-        assert await asyncio.gather(*scans) == ["scanned"] * (Store.READ_THREADS + 1)
+        assert await asyncio.gather(*scans) == ["scanned"] * (Store.LONG_READ_THREADS + 1)
         await store.dispose()
 
 
