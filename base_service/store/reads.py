@@ -114,7 +114,7 @@ def _listing(
     )
 
 
-_SHORT_LISTING = 500  # events: the API's largest page, read in well under a millisecond
+_SHORT_LISTING = 500  # events: the API's largest page, an index range read in a millisecond
 
 
 # What listings show: every column for the feeds (their DTSTAMP is `changed_at`), or the
@@ -130,7 +130,7 @@ DOCUMENT_COLUMNS = tuple(
 @dataclass(frozen=True)
 class Listing:
     """One page of events, the key to continue after (or None), and the facts about the
-    plugins the listing could draw from, read in the same connection (see `plugin_facts`)."""
+    plugins the listing could draw from (see `plugin_facts`)."""
 
     rows: list[RowMapping]
     next_key: EventKey | None
@@ -184,34 +184,46 @@ async def list_events(
     after: EventKey | None,
     columns: tuple[ColumnElement[Any], ...] = ALL_COLUMNS,
 ) -> Listing:
-    """One page of events ordered by (start, plugin, id), in one connection."""
-    # A text filter cannot use an index: such a listing may scan every event. A feed's
-    # thousands of rows take milliseconds more than an API page.
-    long = filters.text is not None or limit > _SHORT_LISTING
-    return await store.read(_list_events, filters, limit, after, columns, long=long)
-
-
-def _list_events(
-    conn: Connection,
-    filters: EventFilter,
-    limit: int,
-    after: EventKey | None,
-    columns: tuple[ColumnElement[Any], ...],
-) -> Listing:
-    facts = plugin_facts(conn, filters.plugin_id)
+    """One page of events ordered by (start, plugin, id)."""
+    facts = await store.read(plugin_facts, filters.plugin_id)
     earliest = None
     if filters.start is not None:
         # "Still going on at `from`" cannot use an index by itself; knowing the longest
         # event bounds the start from below, so the query walks only the window.
         longest = _longest_event(facts)
         earliest = _before(filters.start, longest) if longest is not None else None
-    parameters = _parameters(filters, earliest, after, limit)
-    query = _listing(columns, filters.include_removed, frozenset(parameters))
-    rows = list(conn.execute(query, parameters).mappings().all())
+    long = not _reads_one_range(filters, limit, earliest)
+    rows = await store.read(_list_events, filters, earliest, limit, after, columns, long=long)
     if len(rows) <= limit:
         return Listing(rows, None, facts)
     last = rows[limit - 1]
     return Listing(rows[:limit], (last["start_at"], last["plugin_id"], last["event_id"]), facts)
+
+
+def _reads_one_range(filters: EventFilter, limit: int, earliest: datetime | None) -> bool:
+    """Whether a listing reads one index range in order and stops after `limit` rows: short
+    enough to run on the event loop (see `Store.read`). Not so: more than a page; a text or
+    status filter (every row read is tested, however few match); `from` while the longest
+    event is unknown (the walk starts at the oldest event); a plugin without a venue (no
+    index gives that order: every event of the plugin is read, then sorted)."""
+    if limit > _SHORT_LISTING or filters.text is not None or filters.statuses:
+        return False
+    if filters.start is not None and earliest is None:
+        return False
+    return filters.venue_id is not None or filters.plugin_id is None
+
+
+def _list_events(
+    conn: Connection,
+    filters: EventFilter,
+    earliest: datetime | None,
+    limit: int,
+    after: EventKey | None,
+    columns: tuple[ColumnElement[Any], ...],
+) -> list[RowMapping]:
+    parameters = _parameters(filters, earliest, after, limit)
+    query = _listing(columns, filters.include_removed, frozenset(parameters))
+    return list(conn.execute(query, parameters).mappings().all())
 
 
 async def list_venues(

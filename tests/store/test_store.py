@@ -284,6 +284,54 @@ async def test_long_reads_in_progress_do_not_hold_up_short_ones(sqlite_url: str)
         await store.dispose()
 
 
+WINDOW = {"start": NOW, "end": NOW + timedelta(days=30)}
+
+
+@pytest.mark.parametrize(
+    ("filters", "limit", "longest", "on_the_loop"),
+    [
+        (reads.EventFilter(), 100, 60, True),
+        (reads.EventFilter(venue_id="hall", **WINDOW), 500, 60, True),
+        (reads.EventFilter(plugin_id="p", venue_id="hall", end=NOW), 100, None, True),
+        (reads.EventFilter(venue_id="hall"), 501, 60, False),  # more than a page: a feed
+        (reads.EventFilter(plugin_id="p", **WINDOW), 100, 60, False),  # no index in that order
+        (reads.EventFilter(venue_id="hall", statuses=["cancelled"]), 100, 60, False),
+        (reads.EventFilter(venue_id="hall", text="jazz"), 100, 60, False),
+        (reads.EventFilter(venue_id="hall", **WINDOW), 100, None, False),  # from the oldest
+    ],
+)
+async def test_listings_that_read_one_index_range_run_on_the_event_loop(
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    filters: reads.EventFilter,
+    limit: int,
+    longest: int | None,
+    on_the_loop: bool,
+) -> None:
+    """On SQLite a listing that reads one index range in order runs on the event loop (a hop
+    to a thread cost more than the read); any other may read far more rows than it lists,
+    and runs in a thread apart, so that the event loop never waits for it. `longest`: the
+    plugin's longest event, in seconds (None before its first success)."""
+    store = Store(create_engine(sqlite_url))
+    await migrate(store.engine)
+    await store.write(state.register_plugins, [("p", "http://p", NOW)], NOW)
+    await store.write(lambda conn: conn.execute(update(plugins).values(max_event_seconds=longest)))
+    ran_in: list[threading.Thread] = []
+    list_events = reads._list_events
+
+    def recorded(conn: Connection, *arguments: Any) -> Any:
+        ran_in.append(threading.current_thread())
+        return list_events(conn, *arguments)
+
+    monkeypatch.setattr(reads, "_list_events", recorded)
+    try:
+        listing = await reads.list_events(store, filters, limit=limit, after=None)
+    finally:
+        await store.dispose()
+    assert listing.rows == []
+    assert (ran_in == [threading.current_thread()]) is on_the_loop, ran_in
+
+
 async def test_a_write_cancelled_while_it_runs_ends_before_the_cancel_is_taken(
     sqlite_url: str,
 ) -> None:

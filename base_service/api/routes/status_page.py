@@ -406,6 +406,7 @@ async def _venue_cards(
         [(row["plugin_id"], row["venue_id"]) for row in shown],
         now,
         EVENTS_PER_VENUE,
+        long=True,  # it counts every upcoming event of the venues shown
     )
     by_id = {p.plugin_id: p for p in plugins}
     since = quote(now.isoformat().replace("+00:00", "Z"), safe="")
