@@ -62,13 +62,14 @@ class Store:
     Through aiosqlite every step of a statement (checkout, execute, fetch, commit) is a round
     trip to the connection's own thread, about 70 µs each: a listing spent more time in those
     hops than in SQLite, and a run's 17 statements spent more than its SQL. So on an SQLite
-    file the work runs on a synchronous engine over the same file. A short read (an index
-    range: a page of events, a plugin's state; under a millisecond) runs right on the event
-    loop: in a thread it cost more than the read itself, as the thread and the event loop
-    took turns at the GIL for every row SQLite stepped (measured under 50 clients: 1.65
-    against 1.12 ms of CPU a listing, 589 against 892 listings/s). A read that may take long
-    (a text search scans every event: seconds over a million) runs in a small pool of threads
-    of its own (a "lane"), so that the event loop never waits for it; writes have a lane of
+    file the work runs on a synchronous engine over the same file. A short read (one index
+    range read in order: a page of events, a plugin's state; about a millisecond) runs right
+    on the event loop: in a thread it cost more than the read itself, as the thread and the
+    event loop took turns at the GIL for every row SQLite stepped (measured under 50 clients:
+    1.65 against 1.12 ms of CPU a listing, 589 against 892 listings/s). A read that may take
+    long (`long`: it may read far more rows than it returns; a text search scans every event,
+    seconds over a million) runs in a small pool of threads of its own (a "lane"), so that
+    the event loop never waits for it; writes have a lane of
     one thread, since SQLite takes one writer at a time anyway, and it runs them in the order
     they were asked for (WAL lets reads go on meanwhile). On other databases, whose drivers
     are natively async, the work runs through the async engine's `run_sync`.
@@ -104,8 +105,9 @@ class Store:
         self, work: Callable[..., T], *args: Any, long: bool = False, **kwargs: Any
     ) -> T:
         """`work(connection, *args, **kwargs)` on a connection of its own, outside a
-        transaction of ours; `long` when it may take long (it reads a whole table, or
-        thousands of rows): never on the event loop."""
+        transaction of ours; `long` when it may take long (it may read far more rows than it
+        returns, or return thousands): never on the event loop. A short read blocks the loop
+        while it runs, so it must be one index range read in order, with a limit."""
         if kwargs:
             work = functools.partial(work, **kwargs)
         if not self._lanes:
