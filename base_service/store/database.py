@@ -107,7 +107,8 @@ class Store:
         """`work(connection, *args, **kwargs)` on a connection of its own, outside a
         transaction of ours; `long` when it may take long (it may read far more rows than it
         returns, or return thousands): never on the event loop. A short read blocks the loop
-        while it runs, so it must be one index range read in order, with a limit."""
+        while it runs, so it must be bounded: an index range read in order with a limit, a
+        row by its key, or a small table (the plugins, the venues)."""
         if kwargs:
             work = functools.partial(work, **kwargs)
         if not self._lanes:
