@@ -14,6 +14,7 @@ renders the stored documents again, as migration 0002 first did.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -75,12 +76,15 @@ def document(row: Mapping[str, Any]) -> str:
     return pydantic_core.to_json(fields).decode()
 
 
-def _tail(facts: tuple[Any, ...]) -> str:
-    """The fields after the document's content, from the run fields' values and `stale`,
-    as the rest of a JSON object: `,"first_seen_at":…,"stale":false}`."""
-    *run_fields, stale = facts
-    tail = pydantic_core.to_json(dict(zip(RUN_FIELDS, run_fields, strict=True))).decode()
+def _tail(run_values: tuple[Any, ...], stale: bool) -> str:
+    """The fields after the document's content, from the run fields' values and the
+    freshness flag, as the rest of a JSON object: `,"first_seen_at":…,"stale":false}`."""
+    tail = pydantic_core.to_json(dict(zip(RUN_FIELDS, run_values, strict=True))).decode()
     return f',{tail[1:-1]},"stale":{"true" if stale else "false"}}}'
+
+
+# What a page reads of each row: the document, then what decides its tail.
+_LISTED = operator.itemgetter("document", *RUN_FIELDS, "plugin_id")
 
 
 def page(
@@ -93,11 +97,12 @@ def page(
     tails: dict[tuple[Any, ...], str] = {}
     items = []
     for row in rows:
-        facts = (*(row[name] for name in RUN_FIELDS), stale.get(row["plugin_id"], False))
-        tail = tails.get(facts)
+        listed = _LISTED(row)
+        key = listed[1:]  # the run fields and the plugin
+        tail = tails.get(key)
         if tail is None:
-            tail = tails[facts] = _tail(facts)
+            tail = tails[key] = _tail(key[:-1], stale.get(key[-1], False))
         # The document is a JSON object: its closing brace gives way to the tail.
-        items.append(row["document"][:-1] + tail)
+        items.append(listed[0][:-1] + tail)
     cursor = pydantic_core.to_json(next_cursor).decode()
     return f'{{"items":[{",".join(items)}],"next_cursor":{cursor}}}'.encode()
