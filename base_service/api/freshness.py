@@ -26,9 +26,12 @@ class Freshness:
     stale: bool
 
 
-async def load_freshness(store: Store, settings: Settings, now: datetime) -> dict[str, Freshness]:
-    """The freshness of every plugin with stored state, read from the store."""
-    return freshness(await store.read(reads.plugin_facts), settings, now)
+async def load_freshness(
+    store: Store, settings: Settings, now: datetime, plugin_id: str | None = None
+) -> dict[str, Freshness]:
+    """The freshness of every plugin with stored state (or of the one named), read from the
+    store."""
+    return freshness(await store.read(reads.plugin_facts, plugin_id), settings, now)
 
 
 def freshness(

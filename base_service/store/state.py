@@ -171,9 +171,12 @@ def plugin_row(conn: Connection, plugin_id: str) -> dict[str, Any]:
     return dict(conn.execute(_PLUGIN_ROW, {"plugin": plugin_id}).mappings().one())
 
 
-def plugin_rows(conn: Connection) -> dict[str, RowMapping]:
-    """Every plugin's state row, by id."""
-    rows = conn.execute(select(plugins)).mappings().all()
+def plugin_rows(conn: Connection, plugin_id: str | None = None) -> dict[str, RowMapping]:
+    """Every plugin's state row (or the one named, if it has one), by id."""
+    if plugin_id is None:
+        rows = conn.execute(_PLUGIN_ROWS).mappings().all()
+    else:
+        rows = conn.execute(_PLUGIN_ROW, {"plugin": plugin_id}).mappings().all()
     return {row["plugin_id"]: row for row in rows}
 
 
@@ -209,7 +212,8 @@ def quarantine_rows(conn: Connection, run_id: int) -> list[RowMapping]:
 # The statements of every run, built once (see store/ingest.py); an UPDATE without `.values`
 # sets the columns its parameters name.
 _PLUGIN = bindparam("plugin", type_=plugins.c.plugin_id.type)
-_PLUGIN_ROW = select(plugins).where(plugins.c.plugin_id == _PLUGIN)
+_PLUGIN_ROWS = select(plugins)
+_PLUGIN_ROW = _PLUGIN_ROWS.where(plugins.c.plugin_id == _PLUGIN)
 _OPEN_RUN = insert(runs)
 _CLOSE_RUN = update(runs).where(runs.c.run_id == bindparam("run", type_=runs.c.run_id.type))
 _KEEP_REASONS = insert(quarantine)

@@ -61,9 +61,10 @@ def _manifest(document: dict[str, Any] | None) -> ManifestSummary | None:
     )
 
 
-async def plugin_views(services: ServicesDep) -> list[PluginOut]:
-    """Every registered plugin with its state and last run, in registration order."""
-    rows = await services.store.read(state.plugin_rows)
+async def plugin_views(services: ServicesDep, plugin_id: str | None = None) -> list[PluginOut]:
+    """Every registered plugin (or the one named) with its state and last run, in
+    registration order."""
+    rows = await services.store.read(state.plugin_rows, plugin_id)
     run_ids = [row["last_run_id"] for row in rows.values() if row["last_run_id"]]
     last_runs = {
         run["run_id"]: to_run_out(run)
@@ -72,7 +73,7 @@ async def plugin_views(services: ServicesDep) -> list[PluginOut]:
         )
     }
     now = datetime.now(UTC)
-    fresh = await load_freshness(services.store, services.settings, now)
+    fresh = await load_freshness(services.store, services.settings, now, plugin_id)
     views = []
     for plugin in services.settings.plugins():
         row = rows.get(plugin.plugin_id)
@@ -111,10 +112,10 @@ async def list_plugins(services: ServicesDep) -> PluginList:
 async def get_plugin(services: ServicesDep, plugin_id: str) -> PluginOut:
     """One registered plugin and its state."""
     _known(services, plugin_id)
-    for view in await plugin_views(services):
-        if view.plugin_id == plugin_id:
-            return view
-    raise UnknownPlugin(plugin_id)
+    views = await plugin_views(services, plugin_id)
+    if not views:  # registered, but its state row is not written yet
+        raise UnknownPlugin(plugin_id)
+    return views[0]
 
 
 @router.get("/v1/plugins/{plugin_id}/runs", summary="List a plugin's runs")
@@ -180,7 +181,7 @@ async def dry_run(services: ServicesDep, _admin: AdminDep, plugin_id: str) -> Dr
     """Fetch and validate now, and say what a run would change, without applying anything."""
     _known(services, plugin_id)
     plugin = next(p for p in services.settings.plugins() if p.plugin_id == plugin_id)
-    row = (await services.store.read(state.plugin_rows))[plugin_id]
+    row = (await services.store.read(state.plugin_rows, plugin_id))[plugin_id]
     if leases.is_held(row["lease_owner"], row["lease_expires_at"], datetime.now(UTC)):
         raise RunInProgress(plugin_id)
     preview = await services.poller.dry_run(plugin)

@@ -44,5 +44,5 @@ async def get_venue(services: ServicesDep, plugin_id: str, venue_id: str) -> Ven
     rows = await reads.list_venues(services.store, plugin_id, venue_id)
     if not rows:
         raise ProblemError(404, f"no venue {venue_id!r} from plugin {plugin_id!r}")
-    fresh = await load_freshness(services.store, services.settings, datetime.now(UTC))
+    fresh = await load_freshness(services.store, services.settings, datetime.now(UTC), plugin_id)
     return _venue(rows[0], fresh)
