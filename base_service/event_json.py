@@ -15,7 +15,7 @@ renders the stored documents again, as migration 0002 first did.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -87,12 +87,22 @@ def _tail(run_values: tuple[Any, ...], stale: bool) -> str:
 _LISTED = operator.itemgetter("document", *RUN_FIELDS, "plugin_id")
 
 
+def _as_read(run_values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return run_values
+
+
 def page(
-    rows: Iterable[Mapping[Any, Any]], stale: Mapping[str, bool], next_cursor: str | None
+    rows: Iterable[Mapping[Any, Any]],
+    stale: Mapping[str, bool],
+    next_cursor: str | None,
+    decode: Callable[[tuple[Any, ...]], tuple[Any, ...]] = _as_read,
 ) -> bytes:
-    """An `EventPage` as JSON, from rows holding `document`, `plugin_id` and the run fields,
-    whose datetimes are in UTC, as the store returns them (equal times must be written alike:
-    `00:00Z` and `01:00+01:00` are equal, and a page renders each distinct tail once)."""
+    """An `EventPage` as JSON, from rows holding `document`, `plugin_id` and the run fields.
+
+    `decode` turns a row's run-field values into Python values, datetimes in UTC; a page
+    calls it once for each distinct set, so rows may hold them as the driver reads them
+    (`reads.DOCUMENT_COLUMNS`). Equal times must be written alike (`00:00Z` and `01:00+01:00`
+    are equal), and a page renders each distinct tail once."""
     # Events seen by the same runs share their tails.
     tails: dict[tuple[Any, ...], str] = {}
     items = []
@@ -101,7 +111,7 @@ def page(
         key = listed[1:]  # the run fields and the plugin
         tail = tails.get(key)
         if tail is None:
-            tail = tails[key] = _tail(key[:-1], stale.get(key[-1], False))
+            tail = tails[key] = _tail(decode(key[:-1]), stale.get(key[-1], False))
         # The document is a JSON object: its closing brace gives way to the tail.
         items.append(listed[0][:-1] + tail)
     cursor = pydantic_core.to_json(next_cursor).decode()

@@ -8,9 +8,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
+from sqlalchemy.dialects import sqlite
 
 from base_service import event_json
 from base_service.api.schemas import EventOut, EventPage
+from base_service.store import reads
+from base_service.store.tables import events
 
 START = datetime(2030, 3, 30, 23, 30, 0, 123456, tzinfo=UTC)
 
@@ -152,3 +155,24 @@ def test_run_fields_and_freshness_come_from_the_row_not_the_document() -> None:
 
 def test_an_empty_page() -> None:
     assert json.loads(event_json.page([], {}, None)) == {"items": [], "next_cursor": None}
+
+
+def test_run_fields_read_as_sqlite_stores_them_decode_to_the_same_page() -> None:
+    """A listing reads the run fields raw (`reads.DOCUMENT_COLUMNS`: on SQLite, text) and a
+    page decodes each distinct set once: the bytes are those of processed rows."""
+    dialect = sqlite.dialect()
+    to_text = {name: events.c[name].type.bind_processor(dialect) for name in event_json.RUN_FIELDS}
+    raw_rows = [
+        {
+            **row,
+            **{
+                name: row[name] if process is None else process(row[name])
+                for name, process in to_text.items()
+            },
+        }
+        for row in ROWS
+    ]
+    assert isinstance(raw_rows[0]["first_seen_at"], str)  # what SQLite hands back
+    decode = reads.decode_run_fields(dialect)
+    stale = {"other": True}
+    assert event_json.page(raw_rows, stale, "c", decode) == event_json.page(ROWS, stale, "c")

@@ -109,7 +109,8 @@ async def event_page(
     fresh = freshness(listing.plugins, services.settings, datetime.now(UTC))
     stale = {plugin_id: facts.stale for plugin_id, facts in fresh.items()}
     next_cursor = encode_cursor(listing.next_key) if listing.next_key else None
-    body = event_json.page(listing.rows, stale, next_cursor)
+    decode = reads.decode_run_fields(services.store.engine.dialect)
+    body = event_json.page(listing.rows, stale, next_cursor, decode)
     return Response(body, media_type="application/json")
 
 
