@@ -175,6 +175,11 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Some builds (Debian's among them) overwrite every deleted row and freed page with zeros,
+    # which made deleting a run's staged rows cost as much again as writing them (200,000
+    # staged events: 0.80 s against 0.42 s). The store holds public listings, nothing to
+    # shred; FAST still zeroes what is deleted where that costs no extra I/O.
+    cursor.execute("PRAGMA secure_delete=FAST")
     cursor.close()
 
 

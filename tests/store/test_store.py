@@ -85,6 +85,31 @@ async def test_migrations_match_the_tables(store: Store) -> None:
     assert diff == []
 
 
+async def test_sqlite_connections_are_tuned_alike(sqlite_url: str) -> None:
+    """Reads, writes and the async engine's connections: WAL, and deleted rows not shredded
+    with extra writes (Debian's SQLite shreds by default)."""
+    engine = create_engine(sqlite_url)
+    await migrate(engine)
+    store = Store(engine)
+
+    def pragmas(conn: Connection) -> tuple[object, ...]:
+        return tuple(
+            conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "secure_delete", "synchronous")
+        )
+
+    try:
+        async with engine.connect() as conn:
+            through_engine = await conn.run_sync(pragmas)
+        tuned = ("wal", 2, 1)  # secure_delete 2 is FAST; synchronous 1 is NORMAL
+        assert await store.read(pragmas) == tuned
+        assert await store.read(pragmas, long=True) == tuned
+        assert await store.write(pragmas) == tuned
+        assert through_engine == tuned
+    finally:
+        await store.dispose()
+
+
 async def test_migrating_twice_is_harmless(store: Store) -> None:
     await migrate(store.engine)
 
