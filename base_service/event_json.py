@@ -15,7 +15,7 @@ renders the stored documents again, as migration 0002 first did.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -83,8 +83,9 @@ def _tail(run_values: tuple[Any, ...], stale: bool) -> str:
     return f',{tail[1:-1]},"stale":{"true" if stale else "false"}}}'
 
 
-# What a page reads of each row: the document, then what decides its tail.
-_LISTED = operator.itemgetter("document", *RUN_FIELDS, "plugin_id")
+# What a page reads of each row: the document, then what decides its tail (the run fields
+# and the plugin), the first items of a row in that order.
+_LISTED = operator.itemgetter(*range(len(RUN_FIELDS) + 2))
 
 
 def _as_read(run_values: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -92,12 +93,13 @@ def _as_read(run_values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def page(
-    rows: Iterable[Mapping[Any, Any]],
+    rows: Iterable[Sequence[Any]],
     stale: Mapping[str, bool],
     next_cursor: str | None,
     decode: Callable[[tuple[Any, ...]], tuple[Any, ...]] = _as_read,
 ) -> bytes:
-    """An `EventPage` as JSON, from rows holding `document`, `plugin_id` and the run fields.
+    """An `EventPage` as JSON, from rows whose first items are the document, the run fields
+    (`RUN_FIELDS`) and the plugin id (`reads.DOCUMENT_COLUMNS`).
 
     `decode` turns a row's run-field values into Python values, datetimes in UTC; a page
     calls it once for each distinct set, so rows may hold them as the driver reads them

@@ -20,7 +20,7 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.engine import Connection, Dialect, RowMapping
+from sqlalchemy.engine import Connection, Dialect, Row, RowMapping
 from sqlalchemy.types import NullType
 
 from base_service import event_json
@@ -119,15 +119,29 @@ def _listing(
 _SHORT_LISTING = 500  # events: the API's largest page, an index range read in a millisecond
 
 
-# What listings show: every column for the feeds (their DTSTAMP is `changed_at`), or the
-# stored document and what runs change for the JSON API (see event_json.py). Both hold the
-# keyset (start, plugin, id). The run fields of a document row are read as the driver gives
-# them (on SQLite, text): a page's events mostly share them, so `event_json.page` decodes
-# each distinct set once (`decode_run_fields`) rather than every datetime of every row.
+def _as_read(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`column`, its values as the driver reads them (no result processing)."""
+    return type_coerce(column, NullType()).label(column.name)
+
+
+def _processor(column: ColumnElement[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    return column.type.result_processor(dialect, None)
+
+
+# What listings show: every column for the feeds (their DTSTAMP is `changed_at`), or, for the
+# JSON API, the stored document, what runs change and the keyset, in the order
+# `event_json.page` reads them (see event_json.py). Both hold the keyset (start, plugin, id).
+# The run fields and the start of a document row are read as the driver gives them (on
+# SQLite, text): a page's events mostly share their run fields, so `event_json.page` decodes
+# each distinct set once (`decode_run_fields`), and only the last row's start is needed, for
+# the next page's key.
 ALL_COLUMNS = tuple(c for c in events.c if c.name != "document")
 DOCUMENT_COLUMNS = (
-    *(events.c[name] for name in ("document", "start_at", "plugin_id", "event_id")),
-    *(type_coerce(events.c[name], NullType()).label(name) for name in event_json.RUN_FIELDS),
+    events.c.document,
+    *(_as_read(events.c[name]) for name in event_json.RUN_FIELDS),
+    events.c.plugin_id,
+    _as_read(events.c.start_at),
+    events.c.event_id,
 )
 
 
@@ -135,9 +149,7 @@ DOCUMENT_COLUMNS = (
 def decode_run_fields(dialect: Dialect) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     """What turns the run fields of a `DOCUMENT_COLUMNS` row, as `dialect`'s driver read
     them, into the values their columns give (datetimes in UTC)."""
-    processors = [
-        events.c[name].type.result_processor(dialect, None) for name in event_json.RUN_FIELDS
-    ]
+    processors = [_processor(events.c[name], dialect) for name in event_json.RUN_FIELDS]
 
     def decode(values: tuple[Any, ...]) -> tuple[Any, ...]:
         return tuple(
@@ -148,12 +160,38 @@ def decode_run_fields(dialect: Dialect) -> Callable[[tuple[Any, ...]], tuple[Any
     return decode
 
 
+@functools.cache
+def _keyset(
+    columns: tuple[ColumnElement[Any], ...], dialect: Dialect
+) -> Callable[[Row[Any]], EventKey]:
+    """What reads the (start, plugin, id) key of a row of `columns`, decoding what they read
+    as the driver gives it."""
+    at = {column.name: position for position, column in enumerate(columns)}
+    names = ("start_at", "plugin_id", "event_id")
+    decoders = [
+        _processor(events.c[name], dialect)
+        if isinstance(columns[at[name]].type, NullType)
+        else None
+        for name in names
+    ]
+    positions = [at[name] for name in names]
+
+    def key(row: Row[Any]) -> EventKey:
+        start, plugin_id, event_id = (
+            row[position] if decode is None else decode(row[position])
+            for position, decode in zip(positions, decoders, strict=True)
+        )
+        return start, plugin_id, event_id
+
+    return key
+
+
 @dataclass(frozen=True)
 class Listing:
-    """One page of events, the key to continue after (or None), and the facts about the
-    plugins the listing could draw from (see `plugin_facts`)."""
+    """One page of events (rows of the listing's columns), the key to continue after (or
+    None), and the facts about the plugins the listing could draw from (see `plugin_facts`)."""
 
-    rows: list[RowMapping]
+    rows: list[Row[Any]]
     next_key: EventKey | None
     plugins: dict[str, RowMapping]
 
@@ -217,8 +255,8 @@ async def list_events(
     rows = await store.read(_list_events, filters, earliest, limit, after, columns, long=long)
     if len(rows) <= limit:
         return Listing(rows, None, facts)
-    last = rows[limit - 1]
-    return Listing(rows[:limit], (last["start_at"], last["plugin_id"], last["event_id"]), facts)
+    next_key = _keyset(columns, store.engine.dialect)(rows[limit - 1])
+    return Listing(rows[:limit], next_key, facts)
 
 
 def _reads_one_range(filters: EventFilter, limit: int, earliest: datetime | None) -> bool:
@@ -241,10 +279,10 @@ def _list_events(
     limit: int,
     after: EventKey | None,
     columns: tuple[ColumnElement[Any], ...],
-) -> list[RowMapping]:
+) -> list[Row[Any]]:
     parameters = _parameters(filters, earliest, after, limit)
     query = _listing(columns, filters.include_removed, frozenset(parameters))
-    return list(conn.execute(query, parameters).mappings().all())
+    return list(conn.execute(query, parameters).all())
 
 
 async def list_venues(

@@ -253,7 +253,7 @@ async def test_keyset_pages_cover_everything_once(store: Store) -> None:
     while True:
         listing = await reads.list_events(store, reads.EventFilter(), limit=2, after=after)
         rows, after = listing.rows, listing.next_key
-        seen.extend(row["event_id"] for row in rows)
+        seen.extend(row.event_id for row in rows)
         if after is None:
             break
     assert sorted(seen) == sorted(f"ev-{n}" for n in range(9))
@@ -268,7 +268,7 @@ async def test_a_listing_while_a_run_applies_sees_the_last_applied_snapshot(stor
 
     async def listed() -> list[tuple[str, str]]:
         rows = (await reads.list_events(store, reads.EventFilter(), limit=10, after=None)).rows
-        return [(row["event_id"], row["title"]) for row in rows]
+        return [(row.event_id, row.title) for row in rows]
 
     def apply(conn: Connection) -> None:
         ingest.apply_run(conn, run_id=run_id, plugin_id="p", manifest=MANIFEST, now=later)
@@ -395,13 +395,13 @@ async def test_filters(store: Store) -> None:
         start=datetime(2030, 1, 2, 21, tzinfo=UTC), end=datetime(2030, 1, 4, tzinfo=UTC)
     )
     rows = (await reads.list_events(store, window, limit=10, after=None)).rows
-    assert [row["event_id"] for row in rows] == ["ev-1", "ev-2"]  # ev-1 still going on at 21:00
+    assert [row.event_id for row in rows] == ["ev-1", "ev-2"]  # ev-1 still going on at 21:00
     cancelled = reads.EventFilter(statuses=["cancelled"])
     rows = (await reads.list_events(store, cancelled, limit=10, after=None)).rows
-    assert [row["event_id"] for row in rows] == ["ev-3"]
+    assert [row.event_id for row in rows] == ["ev-3"]
     text = reads.EventFilter(text="JAZZ")
     rows = (await reads.list_events(store, text, limit=10, after=None)).rows
-    assert [row["event_id"] for row in rows] == ["ev-3"]
+    assert [row.event_id for row in rows] == ["ev-3"]
     literal = reads.EventFilter(text="100%")
     assert (await reads.list_events(store, literal, limit=10, after=None)).rows == []
 
@@ -419,16 +419,16 @@ async def test_a_window_finds_long_events_still_going_on(store: Store) -> None:
         lambda conn: conn.execute(update(plugins).values(max_event_seconds=4 * 86400 + 1))
     )
     bounded = (await reads.list_events(store, window, limit=10, after=None)).rows
-    assert [row["event_id"] for row in unknown] == ["festival", "ev-3"]
-    assert [row["event_id"] for row in bounded] == ["festival", "ev-3"]
+    assert [row.event_id for row in unknown] == ["festival", "ev-3"]
+    assert [row.event_id for row in bounded] == ["festival", "ev-3"]
     # A bound too short would lose the festival.
     await store.write(lambda conn: conn.execute(update(plugins).values(max_event_seconds=3600)))
     too_short = (await reads.list_events(store, window, limit=10, after=None)).rows
-    assert [row["event_id"] for row in too_short] == ["ev-3"]
+    assert [row.event_id for row in too_short] == ["ev-3"]
     # A window opening so early that the bound would fall before the year 1: no bound.
     earliest = reads.EventFilter(start=datetime(1, 1, 1, 0, 30, tzinfo=UTC))
     rows = (await reads.list_events(store, earliest, limit=10, after=None)).rows
-    assert [row["event_id"] for row in rows] == ["festival", "ev-1", "ev-2", "ev-3"]
+    assert [row.event_id for row in rows] == ["festival", "ev-1", "ev-2", "ev-3"]
 
 
 def _as_first_schema_stored(event: Event) -> dict[str, Any]:

@@ -126,7 +126,7 @@ async def _feed(
     if filters.start is None and filters.end is None:
         filters = replace(filters, start=_now() - DEFAULT_PAST)
     listing = await reads.list_events(services.store, filters, limit=limit, after=None)
-    rows, more = listing.rows, listing.next_key
+    rows, more = [row._mapping for row in listing.rows], listing.next_key
     if venues is None:
         venues = await reads.list_venues(services.store, filters.plugin_id, filters.venue_id)
     by_key = {(venue["plugin_id"], venue["venue_id"]): venue for venue in venues}
