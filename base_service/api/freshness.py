@@ -31,7 +31,8 @@ async def load_freshness(
 ) -> dict[str, Freshness]:
     """The freshness of every plugin with stored state (or of the one named), read from the
     store."""
-    return freshness(await store.read(reads.plugin_facts, plugin_id), settings, now)
+    named = None if plugin_id is None else [plugin_id]
+    return freshness(await store.read(reads.plugin_facts, named), settings, now)
 
 
 def freshness(

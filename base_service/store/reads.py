@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +15,9 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
+    exists,
+    func,
     or_,
     select,
     tuple_,
@@ -189,7 +192,7 @@ def _keyset(
 @dataclass(frozen=True)
 class Listing:
     """One page of events (rows of the listing's columns), the key to continue after (or
-    None), and the facts about the plugins the listing could draw from (see `plugin_facts`)."""
+    None), and the facts of the plugins whose events are on the page (see `plugin_facts`)."""
 
     rows: list[Row[Any]]
     next_key: EventKey | None
@@ -203,19 +206,40 @@ _FACTS = select(
     plugins.c.manifest["refresh_interval_seconds"].as_integer().label("refresh_interval_seconds"),
     plugins.c.max_event_seconds,
 )
-_ONE_PLUGINS_FACTS = _FACTS.where(
-    plugins.c.plugin_id == bindparam("plugin", type_=plugins.c.plugin_id.type)
+_FACTS_OF = _FACTS.where(plugins.c.plugin_id.in_(bindparam("plugins", expanding=True)))
+_ONE_PLUGIN = plugins.c.plugin_id == bindparam("plugin", type_=plugins.c.plugin_id.type)
+# The longest event of the plugins in scope, and how many of them have stored events whose
+# longest is not known (stored before versions that record it): a plugin that never stored an
+# event (pending, or never reached) bounds nothing.
+_LONGEST = select(
+    func.max(plugins.c.max_event_seconds),
+    func.count(
+        case(
+            (
+                and_(
+                    plugins.c.max_event_seconds.is_(None),
+                    exists().where(events.c.plugin_id == plugins.c.plugin_id),
+                ),
+                1,
+            )
+        )
+    ),
 )
+_LONGEST_OF_ONE = _LONGEST.where(_ONE_PLUGIN)
 
 
-def plugin_facts(conn: Connection, plugin_id: str | None = None) -> dict[str, RowMapping]:
-    """What listings need to know about every (or one) plugin, by id: its last success,
+def plugin_facts(
+    conn: Connection, plugin_ids: Collection[str] | None = None
+) -> dict[str, RowMapping]:
+    """What is needed to know about every plugin (or those named), by id: its last success,
     failures in a row and declared interval (for freshness), and its longest event.
     A read for `Store.read`."""
-    if plugin_id is None:
+    if plugin_ids is None:
         rows = conn.execute(_FACTS).mappings().all()
+    elif not plugin_ids:
+        return {}
     else:
-        rows = conn.execute(_ONE_PLUGINS_FACTS, {"plugin": plugin_id}).mappings().all()
+        rows = conn.execute(_FACTS_OF, {"plugins": list(plugin_ids)}).mappings().all()
     return {row["plugin_id"]: row for row in rows}
 
 
@@ -227,12 +251,13 @@ def _before(instant: datetime, seconds: float) -> datetime | None:
         return None
 
 
-def _longest_event(facts: dict[str, RowMapping]) -> float | None:
-    """The longest event any of these plugins stored, in seconds; None if unknown."""
-    lengths = [row["max_event_seconds"] for row in facts.values()]
-    if any(length is None for length in lengths):
-        return None
-    return float(max(lengths, default=0))
+def _longest_event(conn: Connection, plugin_id: str | None) -> float | None:
+    """The longest event any plugin (or the one named) stored, in seconds; None if unknown."""
+    if plugin_id is None:
+        longest, unknown = conn.execute(_LONGEST).one()
+    else:
+        longest, unknown = conn.execute(_LONGEST_OF_ONE, {"plugin": plugin_id}).one()
+    return None if unknown else float(longest or 0)
 
 
 async def list_events(
@@ -244,19 +269,53 @@ async def list_events(
     columns: tuple[ColumnElement[Any], ...] = ALL_COLUMNS,
 ) -> Listing:
     """One page of events ordered by (start, plugin, id)."""
-    facts = await store.read(plugin_facts, filters.plugin_id)
-    earliest = None
-    if filters.start is not None:
-        # "Still going on at `from`" cannot use an index by itself; knowing the longest
-        # event bounds the start from below, so the query walks only the window.
-        longest = _longest_event(facts)
-        earliest = _before(filters.start, longest) if longest is not None else None
-    long = not _reads_one_range(filters, limit, earliest)
-    rows = await store.read(_list_events, filters, earliest, limit, after, columns, long=long)
+    earliest, page = await store.read(_short_listing, filters, limit, after, columns)
+    if page is None:
+        page = await store.read(_page, filters, earliest, limit, after, columns, long=True)
+    rows, facts = page
     if len(rows) <= limit:
         return Listing(rows, None, facts)
     next_key = _keyset(columns, store.engine.dialect)(rows[limit - 1])
     return Listing(rows[:limit], next_key, facts)
+
+
+_Page = tuple[list[Row[Any]], dict[str, RowMapping]]
+
+
+def _short_listing(
+    conn: Connection,
+    filters: EventFilter,
+    limit: int,
+    after: EventKey | None,
+    columns: tuple[ColumnElement[Any], ...],
+) -> tuple[datetime | None, _Page | None]:
+    """The lower bound the plugins' longest event gives a listing's start, and its page when
+    reading it is short (`_reads_one_range`); None when it may take long, for a read apart
+    (on SQLite this read runs on the event loop: see `Store.read`)."""
+    earliest = None
+    if filters.start is not None:
+        # "Still going on at `from`" cannot use an index by itself; knowing the longest
+        # event bounds the start from below, so the query walks only the window.
+        longest = _longest_event(conn, filters.plugin_id)
+        earliest = _before(filters.start, longest) if longest is not None else None
+    if not _reads_one_range(filters, limit, earliest):
+        return earliest, None
+    return earliest, _page(conn, filters, earliest, limit, after, columns)
+
+
+def _page(
+    conn: Connection,
+    filters: EventFilter,
+    earliest: datetime | None,
+    limit: int,
+    after: EventKey | None,
+    columns: tuple[ColumnElement[Any], ...],
+) -> _Page:
+    """A listing's rows (one more than `limit`, if there are more), and the facts of the
+    plugins whose events are on the page, not of every plugin: a listing costs the same with
+    one plugin or a thousand."""
+    rows = _list_events(conn, filters, earliest, limit, after, columns)
+    return rows, plugin_facts(conn, {row.plugin_id for row in rows[:limit]})
 
 
 def _reads_one_range(filters: EventFilter, limit: int, earliest: datetime | None) -> bool:

@@ -336,10 +336,12 @@ async def test_listings_that_read_one_index_range_run_on_the_event_loop(
     """On SQLite a listing that reads one index range in order runs on the event loop (a hop
     to a thread cost more than the read); any other may read far more rows than it lists,
     and runs in a thread apart, so that the event loop never waits for it. `longest`: the
-    plugin's longest event, in seconds (None before its first success)."""
+    longest event of the plugin, which has stored one, in seconds (None: stored by a version
+    that did not record it)."""
     store = Store(create_engine(sqlite_url))
     await migrate(store.engine)
     await store.write(state.register_plugins, [("p", "http://p", NOW)], NOW)
+    await _run(store, _events(0, venue_id="elsewhere"))
     await store.write(lambda conn: conn.execute(update(plugins).values(max_event_seconds=longest)))
     ran_in: list[threading.Thread] = []
     list_events = reads._list_events
@@ -350,11 +352,52 @@ async def test_listings_that_read_one_index_range_run_on_the_event_loop(
 
     monkeypatch.setattr(reads, "_list_events", recorded)
     try:
-        listing = await reads.list_events(store, filters, limit=limit, after=None)
+        await reads.list_events(store, filters, limit=limit, after=None)
     finally:
         await store.dispose()
-    assert listing.rows == []
     assert (ran_in == [threading.current_thread()]) is on_the_loop, ran_in
+
+
+async def test_a_plugin_without_events_leaves_a_window_bounded(store: Store) -> None:
+    """A plugin that never stored an event (pending, unreachable) has no longest event, and
+    bounds nothing: a window still reads from its start, on the event loop (one plugin
+    without a first success among many must not make every window a scan)."""
+    festival = Event.model_validate(
+        make_event(0) | {"id": "festival", "end": "2030-01-05T20:00:00+00:00"}
+    )
+    await _run(store, [festival, *_events(1, 2, 3)])
+    await store.write(
+        lambda conn: conn.execute(update(plugins).values(max_event_seconds=4 * 86400 + 1))
+    )
+    await store.write(state.register_plugins, [("q", "http://q", NOW)], NOW)  # never runs
+    window = reads.EventFilter(venue_id="hall", start=datetime(2030, 1, 4, tzinfo=UTC))
+    ran_in: list[threading.Thread] = []
+    list_events = reads._list_events
+
+    def recorded(conn: Connection, *arguments: Any) -> Any:
+        ran_in.append(threading.current_thread())
+        return list_events(conn, *arguments)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reads, "_list_events", recorded)
+        rows = (await reads.list_events(store, window, limit=10, after=None)).rows
+    assert [row.event_id for row in rows] == ["festival", "ev-3"]
+    assert ran_in == [threading.current_thread()]
+
+
+async def test_a_listing_reads_the_facts_of_the_plugins_on_its_page(store: Store) -> None:
+    """Freshness is told per event, so a page needs the facts of its own plugins alone,
+    whatever the number registered."""
+    await _run(store, _events(0, 1))
+    others = [(f"other-{n}", f"http://other-{n}", NOW) for n in range(20)]
+    await store.write(state.register_plugins, others, NOW)
+    listing = await reads.list_events(store, reads.EventFilter(), limit=10, after=None)
+    assert [row.event_id for row in listing.rows] == ["ev-0", "ev-1"]
+    assert list(listing.plugins) == ["p"]
+    empty = await reads.list_events(
+        store, reads.EventFilter(venue_id="nowhere"), limit=10, after=None
+    )
+    assert empty.plugins == {}
 
 
 async def test_a_write_cancelled_while_it_runs_ends_before_the_cancel_is_taken(
