@@ -1,10 +1,12 @@
 """P3 serving: GET /v1/events over 1,000,000 stored events under 50 concurrent clients.
 
     uv run python bench/p3_serving.py [--events 1000000] [--duration 20] [--connections 50]
+                                      [--plugins 1]
 
 The schema is made by the base's own migrations, then 1,000,000 events (100 venues over a
 year) are written straight into its `events` table with executemany. The base service serves
-them with one registered plugin that is never due. `wrk` (a separate process; `apt install
+them with one registered plugin that is never due (`--plugins N`: N registered, the events
+still all of one; the others stored nothing, as a listing's cost must not grow with them). `wrk` (a separate process; `apt install
 wrk`) sends `GET /v1/events?venue_id=…&from=…&to=…&limit=100`, rotating venue and 30-day window
 with a Lua script. The baseline is a bare FastAPI app on the same uvicorn returning a
 precomputed body of the same size. Targets: ≥ 50 % of the bare endpoint's requests/s,
@@ -153,6 +155,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--duration", type=int, default=20, help="seconds of load per target")
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument(
+        "--plugins", type=int, default=1, help="plugins registered (one holds the events)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
         "--profile", type=Path, default=None, help="py-spy the base under load: .svg or .txt"
@@ -170,7 +175,11 @@ def main() -> None:
         common.migrate(database)
         fill(database, args.events)
         far = datetime.now(UTC) + timedelta(days=3650)
-        common.insert_plugins(database, ["bench"], ["http://127.0.3.1:9"], far)
+        # The plugin whose events are stored, and as many more registered as `--plugins`
+        # asks (never due, nothing stored: what a listing's cost must not grow with).
+        names = ["bench", *(f"idle-{n:04d}" for n in range(1, args.plugins))]
+        urls = [f"http://{host}:9" for host in common.loopback_hosts(args.plugins)]
+        common.insert_plugins(database, names, urls, far)
         # What a successful run records: the longest event (2 h here), which bounds
         # time-window queries from below.
         with contextlib.closing(sqlite3.connect(database)) as db, db:
@@ -181,9 +190,8 @@ def main() -> None:
         rotate.write_text("")
 
         port = common.free_port()
-        with common.base_service(
-            work, database, port, PLUGIN_URLS="bench=http://127.0.3.1:9"
-        ) as process:
+        plugin_urls = " ".join(f"{name}={url}" for name, url in zip(names, urls, strict=True))
+        with common.base_service(work, database, port, PLUGIN_URLS=plugin_urls) as process:
             sample = httpx.get(
                 f"http://127.0.0.1:{port}/v1/events",
                 params={
@@ -238,7 +246,8 @@ def main() -> None:
         ),
     ]
     common.report(
-        f"P3 serving: {args.events:,} events, {args.connections} connections, wrk {args.duration}s",
+        f"P3 serving: {args.events:,} events, {args.plugins:,} plugins, {args.connections} "
+        f"connections, wrk {args.duration}s",
         rows,
     )
     common.dump_json(args.json, {"bare": bare, "base": ours})
