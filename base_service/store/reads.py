@@ -206,8 +206,10 @@ _FACTS = select(
     plugins.c.manifest["refresh_interval_seconds"].as_integer().label("refresh_interval_seconds"),
     plugins.c.max_event_seconds,
 )
-_FACTS_OF = _FACTS.where(plugins.c.plugin_id.in_(bindparam("plugins", expanding=True)))
 _ONE_PLUGIN = plugins.c.plugin_id == bindparam("plugin", type_=plugins.c.plugin_id.type)
+# One plugin's, a page's usual case: an expanding IN list is rendered anew at each execution.
+_ONE_PLUGINS_FACTS = _FACTS.where(_ONE_PLUGIN)
+_FACTS_OF = _FACTS.where(plugins.c.plugin_id.in_(bindparam("plugins", expanding=True)))
 # The longest event of the plugins in scope, and how many of them have stored events whose
 # longest is not known (stored before versions that record it): a plugin that never stored an
 # event (pending, or never reached) bounds nothing.
@@ -236,10 +238,13 @@ def plugin_facts(
     A read for `Store.read`."""
     if plugin_ids is None:
         rows = conn.execute(_FACTS).mappings().all()
-    elif not plugin_ids:
-        return {}
-    else:
+    elif len(plugin_ids) == 1:
+        (plugin_id,) = plugin_ids
+        rows = conn.execute(_ONE_PLUGINS_FACTS, {"plugin": plugin_id}).mappings().all()
+    elif plugin_ids:
         rows = conn.execute(_FACTS_OF, {"plugins": list(plugin_ids)}).mappings().all()
+    else:
+        return {}
     return {row["plugin_id"]: row for row in rows}
 
 

@@ -394,6 +394,14 @@ async def test_a_listing_reads_the_facts_of_the_plugins_on_its_page(store: Store
     listing = await reads.list_events(store, reads.EventFilter(), limit=10, after=None)
     assert [row.event_id for row in listing.rows] == ["ev-0", "ev-1"]
     assert list(listing.plugins) == ["p"]
+    run_id, _ = await store.write(state.start_run, "other-3", "schedule", NOW)
+    await store.write(ingest.stage_page, run_id, "other-3", _events(5))
+    await store.write(
+        ingest.apply_run, run_id=run_id, plugin_id="other-3", manifest=MANIFEST, now=NOW
+    )
+    both = await reads.list_events(store, reads.EventFilter(), limit=10, after=None)
+    assert [(row.plugin_id, row.event_id) for row in both.rows][-1] == ("other-3", "ev-5")
+    assert sorted(both.plugins) == ["other-3", "p"]
     empty = await reads.list_events(
         store, reads.EventFilter(venue_id="nowhere"), limit=10, after=None
     )
