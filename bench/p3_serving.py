@@ -6,9 +6,10 @@
 The schema is made by the base's own migrations, then 1,000,000 events (100 venues over a
 year) are written straight into its `events` table with executemany. The base service serves
 them with one registered plugin that is never due (`--plugins N`: N registered, the events
-still all of one; the others stored nothing, as a listing's cost must not grow with them). `wrk` (a separate process; `apt install
-wrk`) sends `GET /v1/events?venue_id=…&from=…&to=…&limit=100`, rotating venue and 30-day window
-with a Lua script. The baseline is a bare FastAPI app on the same uvicorn returning a
+still all of one; the others stored nothing, as a listing's cost must not grow with them).
+`wrk` (a separate process; `apt install wrk`) sends
+`GET /v1/events?venue_id=…&from=…&to=…&limit=100`, rotating venue and 30-day window with a
+Lua script. The baseline is a bare FastAPI app on the same uvicorn returning a
 precomputed body of the same size. Targets: ≥ 50 % of the bare endpoint's requests/s,
 p99 ≤ 50 ms.
 """
