@@ -325,7 +325,9 @@ def _page(
     """A listing's rows (one more than `limit`, if there are more), and the facts of the
     plugins whose events are on the page, not of every plugin: a listing costs the same with
     one plugin or a thousand."""
-    rows = _list_events(conn, filters, earliest, limit, after, columns)
+    parameters = _parameters(filters, earliest, after, limit)
+    query = _listing(columns, filters.include_removed, frozenset(parameters))
+    rows = list(conn.execute(query, parameters).all())
     plugin_of = operator.itemgetter(_position(columns, "plugin_id"))
     return rows, plugin_facts(conn, set(map(plugin_of, rows[:limit])))
 
@@ -341,19 +343,6 @@ def _reads_one_range(filters: EventFilter, limit: int, earliest: datetime | None
     if filters.start is not None and earliest is None:
         return False
     return filters.venue_id is not None or filters.plugin_id is None
-
-
-def _list_events(
-    conn: Connection,
-    filters: EventFilter,
-    earliest: datetime | None,
-    limit: int,
-    after: EventKey | None,
-    columns: tuple[ColumnElement[Any], ...],
-) -> list[Row[Any]]:
-    parameters = _parameters(filters, earliest, after, limit)
-    query = _listing(columns, filters.include_removed, frozenset(parameters))
-    return list(conn.execute(query, parameters).all())
 
 
 async def list_venues(

@@ -312,6 +312,19 @@ async def test_long_reads_in_progress_do_not_hold_up_short_ones(sqlite_url: str)
 WINDOW = {"start": NOW, "end": NOW + timedelta(days=30)}
 
 
+def _threads_reading_pages(monkeypatch: pytest.MonkeyPatch) -> list[threading.Thread]:
+    """The threads that listings' pages are read in, from now on, in order."""
+    ran_in: list[threading.Thread] = []
+    page = reads._page
+
+    def recorded(conn: Connection, *arguments: Any) -> Any:
+        ran_in.append(threading.current_thread())
+        return page(conn, *arguments)
+
+    monkeypatch.setattr(reads, "_page", recorded)
+    return ran_in
+
+
 @pytest.mark.parametrize(
     ("filters", "limit", "longest", "on_the_loop"),
     [
@@ -343,14 +356,7 @@ async def test_listings_that_read_one_index_range_run_on_the_event_loop(
     await store.write(state.register_plugins, [("p", "http://p", NOW)], NOW)
     await _run(store, _events(0, venue_id="elsewhere"))
     await store.write(lambda conn: conn.execute(update(plugins).values(max_event_seconds=longest)))
-    ran_in: list[threading.Thread] = []
-    list_events = reads._list_events
-
-    def recorded(conn: Connection, *arguments: Any) -> Any:
-        ran_in.append(threading.current_thread())
-        return list_events(conn, *arguments)
-
-    monkeypatch.setattr(reads, "_list_events", recorded)
+    ran_in = _threads_reading_pages(monkeypatch)
     try:
         await reads.list_events(store, filters, limit=limit, after=None)
     finally:
@@ -358,7 +364,9 @@ async def test_listings_that_read_one_index_range_run_on_the_event_loop(
     assert (ran_in == [threading.current_thread()]) is on_the_loop, ran_in
 
 
-async def test_a_plugin_without_events_leaves_a_window_bounded(store: Store) -> None:
+async def test_a_plugin_without_events_leaves_a_window_bounded(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A plugin that never stored an event (pending, unreachable) has no longest event, and
     bounds nothing: a window still reads from its start, on the event loop (one plugin
     without a first success among many must not make every window a scan)."""
@@ -371,16 +379,8 @@ async def test_a_plugin_without_events_leaves_a_window_bounded(store: Store) -> 
     )
     await store.write(state.register_plugins, [("q", "http://q", NOW)], NOW)  # never runs
     window = reads.EventFilter(venue_id="hall", start=datetime(2030, 1, 4, tzinfo=UTC))
-    ran_in: list[threading.Thread] = []
-    list_events = reads._list_events
-
-    def recorded(conn: Connection, *arguments: Any) -> Any:
-        ran_in.append(threading.current_thread())
-        return list_events(conn, *arguments)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(reads, "_list_events", recorded)
-        rows = (await reads.list_events(store, window, limit=10, after=None)).rows
+    ran_in = _threads_reading_pages(monkeypatch)
+    rows = (await reads.list_events(store, window, limit=10, after=None)).rows
     assert [row.event_id for row in rows] == ["festival", "ev-3"]
     assert ran_in == [threading.current_thread()]
 
