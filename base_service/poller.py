@@ -444,10 +444,12 @@ class Poller:
                     full_snapshot=progress.mode == "full",
                     shrink_guard=guard,
                 )
-                if progress.mode == "full" or longest is None:
+                if progress.mode == "full":
                     longest = int(progress.longest_event) + 1
-                else:  # a change set: the events it does not name keep their lengths
+                elif longest is not None:  # the events a change set does not name stay
                     longest = max(longest, int(progress.longest_event) + 1)
+                # else a change set over events stored before lengths were recorded: their
+                # longest stays unknown until the next full snapshot
                 resume = state.Resume(progress.sync_token, progress.etag, longest)
             duplicates = [Rejected(eid, "duplicate id within the run") for eid in counts.duplicates]
             progress.reject(duplicates, count=counts.duplicate_count)

@@ -304,9 +304,11 @@ def _short_listing(
     reading it is short (`_reads_one_range`); None when it may take long, for a read apart
     (on SQLite this read runs on the event loop: see `Store.read`)."""
     earliest = None
-    if filters.start is not None:
+    if filters.start is not None and not filters.include_removed:
         # "Still going on at `from`" cannot use an index by itself; knowing the longest
-        # event bounds the start from below, so the query walks only the window.
+        # event bounds the start from below, so the query walks only the window. That is
+        # the longest of each plugin's current events: one its last snapshot withdrew may
+        # have been longer, so a listing of removed events too has no bound.
         longest = _longest_event(conn, filters.plugin_id)
         earliest = _before(filters.start, longest) if longest is not None else None
     if not _reads_one_range(filters, limit, earliest):
@@ -336,8 +338,9 @@ def _reads_one_range(filters: EventFilter, limit: int, earliest: datetime | None
     """Whether a listing reads one index range in order and stops after `limit` rows: short
     enough to run on the event loop (see `Store.read`). Not so: more than a page; a text or
     status filter (every row read is tested, however few match); `from` while the longest
-    event is unknown (the walk starts at the oldest event); a plugin without a venue (no
-    index gives that order: every event of the plugin is read, then sorted)."""
+    event is unknown, or with removed events (the walk starts at the oldest event); a plugin
+    without a venue (no index gives that order: every event of the plugin is read, then
+    sorted)."""
     if limit > _SHORT_LISTING or filters.text is not None or filters.statuses:
         return False
     if filters.start is not None and earliest is None:

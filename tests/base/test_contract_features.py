@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from typing import Any
 
 from fastapi import Request, Response
+from sqlalchemy.engine import make_url
 
 from tests.support.base import all_events, base_settings, run_now, running_base, wait_for_run
 from tests.support.fake_plugin import FakePlugin, make_event
@@ -122,3 +125,31 @@ def test_a_contract_range_that_includes_1x_is_spoken(
     with running_base(base_settings(sqlite_url, f"fake={url}")) as client:
         view = wait_for_run(client, "fake")
     assert view["state"] == "ok"
+
+
+def test_a_change_set_over_events_of_unknown_length_keeps_them_unknown(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str
+) -> None:
+    """Events stored before runs recorded the longest event (an older version) have no known
+    length; a change set names only some events, so its own longest says nothing of theirs,
+    and a `from` window must still find a long one still going on."""
+    plugin, url = fake_plugin
+    festival = make_event(0, id="festival", end="2030-03-01T00:00:00+00:00")  # two months
+    plugin.events = [festival, make_event(1)]
+    syncing = SyncingPlugin(plugin)
+    syncing.changes["after-1"] = {
+        "mode": "changes",
+        "events": [make_event(40)],
+        "removed_ids": [],
+        "next_cursor": None,
+        "sync_token": "after-2",
+    }
+    window = {"from": "2030-02-01T00:00:00Z"}
+    with running_base(base_settings(sqlite_url, f"fake={url}")) as client:
+        wait_for_run(client, "fake")
+        database = make_url(sqlite_url).database
+        with contextlib.closing(sqlite3.connect(str(database))) as db, db:
+            db.execute("UPDATE plugins SET max_event_seconds = NULL")  # as an older version left it
+        assert run_now(client, "fake")["last_run"]["counts"]["inserted"] == 1
+        listed = [e["id"] for e in all_events(client, **window)]
+    assert listed == ["festival", "ev-40"]

@@ -284,3 +284,23 @@ def test_run_now_carries_the_callers_trace_to_the_plugin(
         assert headers["x-request-id"] == trace
     spans = {headers["traceparent"].split("-")[2] for _, _, headers in run_calls}
     assert len(spans) == len(run_calls)  # a new span per call
+
+
+def test_a_withdrawn_event_still_going_on_is_in_a_window_with_the_removed(
+    fake_plugin: tuple[FakePlugin, str], database_url: str
+) -> None:
+    """A run records the longest event of its snapshot, which bounds a `from` window from
+    below; an event the snapshot withdrew may be longer, and a window that includes removed
+    events must still find it."""
+    plugin, url = fake_plugin
+    festival = make_event(0, id="festival", end="2030-03-01T00:00:00+00:00")  # two months
+    plugin.events = [festival, make_event(1), make_event(40)]
+    with running_base(base_settings(database_url, f"fake={url}")) as client:
+        wait_for_run(client, "fake")
+        plugin.events = [make_event(1), make_event(40)]  # the festival is withdrawn
+        assert run_now(client, "fake")["last_run"]["counts"]["removed"] == 1
+        window = {"from": "2030-02-01T00:00:00Z"}
+        assert [e["id"] for e in all_events(client, **window)] == ["ev-40"]
+        with_removed = all_events(client, **window, include_removed="true")
+    assert [e["id"] for e in with_removed] == ["festival", "ev-40"]
+    assert with_removed[0]["removed_at"] is not None

@@ -336,6 +336,8 @@ def _threads_reading_pages(monkeypatch: pytest.MonkeyPatch) -> list[threading.Th
         (reads.EventFilter(venue_id="hall", statuses=["cancelled"]), 100, 60, False),
         (reads.EventFilter(venue_id="hall", text="jazz"), 100, 60, False),
         (reads.EventFilter(venue_id="hall", **WINDOW), 100, None, False),  # from the oldest
+        # Removed events may be longer than any current one: no bound, from the oldest.
+        (reads.EventFilter(venue_id="hall", include_removed=True, **WINDOW), 100, 60, False),
     ],
 )
 async def test_listings_that_read_one_index_range_run_on_the_event_loop(
