@@ -129,6 +129,7 @@ def _as_read(column: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def _processor(column: ColumnElement[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What `column`'s type does to a value `dialect`'s driver read (None: nothing)."""
     return column.type.result_processor(dialect, None)
 
 
