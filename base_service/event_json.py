@@ -88,7 +88,7 @@ def _tail(run_values: tuple[Any, ...], stale: bool) -> str:
 _LISTED = operator.itemgetter(*range(len(RUN_FIELDS) + 2))
 
 
-def _as_read(run_values: tuple[Any, ...]) -> tuple[Any, ...]:
+def _decoded_already(run_values: tuple[Any, ...]) -> tuple[Any, ...]:
     return run_values
 
 
@@ -96,14 +96,14 @@ def page(
     rows: Iterable[Sequence[Any]],
     stale: Mapping[str, bool],
     next_cursor: str | None,
-    decode: Callable[[tuple[Any, ...]], tuple[Any, ...]] = _as_read,
+    decode: Callable[[tuple[Any, ...]], tuple[Any, ...]] = _decoded_already,
 ) -> bytes:
     """An `EventPage` as JSON, from rows whose first items are the document, the run fields
     (`RUN_FIELDS`) and the plugin id (`reads.DOCUMENT_COLUMNS`).
 
     `decode` turns a row's run-field values into Python values, datetimes in UTC; a page
-    calls it once for each distinct set, so rows may hold them as the driver reads them
-    (`reads.DOCUMENT_COLUMNS`). Equal times must be written alike (`00:00Z` and `01:00+01:00`
+    calls it once for each distinct set, so rows may hold them as the driver reads them.
+    Equal times must be written alike (`00:00Z` and `01:00+01:00`
     are equal), and a page renders each distinct tail once."""
     # Events seen by the same runs share their tails.
     tails: dict[tuple[Any, ...], str] = {}

@@ -31,7 +31,7 @@ async def load_freshness(
 ) -> dict[str, Freshness]:
     """The freshness of every plugin with stored state (or of the one named), read from the
     store."""
-    named = None if plugin_id is None else [plugin_id]
+    named = None if plugin_id is None else {plugin_id}
     return freshness(await store.read(reads.plugin_facts, named), settings, now)
 
 

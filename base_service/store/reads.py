@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -238,7 +239,7 @@ _LONGEST_OF_ONE = _LONGEST.where(_ONE_PLUGIN)
 
 
 def plugin_facts(
-    conn: Connection, plugin_ids: Collection[str] | None = None
+    conn: Connection, plugin_ids: AbstractSet[str] | None = None
 ) -> dict[str, RowMapping]:
     """What is needed to know about every plugin (or those named), by id: its last success,
     failures in a row and declared interval (for freshness), and its longest event.
