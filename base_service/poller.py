@@ -74,9 +74,10 @@ class DryRun:
 
 
 class Batch(NamedTuple):
-    """A validated page as staging takes it."""
+    """A validated page as staging takes it: its events' rows, rendered and bound
+    (`ingest.staged_rows`), and the ids a change set removes."""
 
-    events: list[Event]
+    rows: list[tuple[Any, ...]]
     removed_ids: list[str]
 
 
@@ -119,9 +120,11 @@ class _Stager:
         self._held: Batch | None = None
 
     async def add(self, events: list[Event], removed_ids: list[str]) -> None:
-        """Hold a page, and stage the one held before it once the page before that is staged;
-        raise what staging that one raised."""
-        held, self._held = self._held, Batch(events, removed_ids)
+        """Render a page's rows and hold them, and stage the page held before once the page
+        before that is staged; raise what staging that one raised. Rendering here, not in
+        the write, lets the writer's insert of one page run while the next is rendered."""
+        rows = ingest.staged_rows(self._store.dialect, self._run_id, self._plugin_id, events)
+        held, self._held = self._held, Batch(rows, removed_ids)
         if held is not None:
             await self.flush()
             self._pending = asyncio.create_task(self._stage(held))
@@ -151,7 +154,7 @@ class _Stager:
             raise asyncio.CancelledError
 
     async def _stage(self, batch: Batch) -> None:
-        await self._store.write(ingest.stage_page, self._run_id, self._plugin_id, *batch)
+        await self._store.write(ingest.stage_rows, self._run_id, *batch)
 
 
 class Poller:
@@ -578,7 +581,7 @@ def _stage_and_apply(
     conn: Connection, *, run_id: int, plugin_id: str, last_page: Batch, **apply: Any
 ) -> ingest.ApplyCounts:
     """Stage a run's last page and apply the run, in one transaction (see `_Stager`)."""
-    ingest.stage_page(conn, run_id, plugin_id, *last_page)
+    ingest.stage_rows(conn, run_id, *last_page)
     return ingest.apply_run(conn, run_id=run_id, plugin_id=plugin_id, **apply)
 
 

@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -100,6 +100,11 @@ class Store:
                 name: ThreadPoolExecutor(count, thread_name_prefix=name)
                 for name, count in threads.items()
             }
+
+    @property
+    def dialect(self) -> Dialect:
+        """The dialect the store's work runs on (what its drivers take as values)."""
+        return (self._sync or self.engine.sync_engine).dialect
 
     async def read(
         self, work: Callable[..., T], *args: Any, long: bool = False, **kwargs: Any

@@ -84,6 +84,30 @@ def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def staged_rows(
+    dialect: Dialect, run_id: int, plugin_id: str, batch: Sequence[Event]
+) -> list[tuple[Any, ...]]:
+    """A page's validated events as `stage_rows` takes them: each rendered (`event_row`) and
+    bound, value by value, as `dialect`'s driver takes it. Pure Python work, kept apart from
+    the write: the poller does it where it validated the page, so the store's one writer
+    thread spends its time in the database, and runs the next page's insert meanwhile."""
+    staging = _staging(dialect)
+    return [staging.bind(run_id, event_row(plugin_id, event)) for event in batch]
+
+
+def stage_rows(
+    conn: Connection, run_id: int, rows: list[tuple[Any, ...]], removed_ids: Sequence[str] = ()
+) -> None:
+    """Stage one page for a run: its events' rows (see `staged_rows`), and the ids a change
+    set says were removed."""
+    if rows:
+        _staging(conn.dialect).insert(conn, rows)
+    if removed_ids:
+        conn.execute(
+            _STAGE_REMOVALS, [{"run_id": run_id, "event_id": event_id} for event_id in removed_ids]
+        )
+
+
 def stage_page(
     conn: Connection,
     run_id: int,
@@ -91,15 +115,9 @@ def stage_page(
     batch: Sequence[Event],
     removed_ids: Sequence[str] = (),
 ) -> None:
-    """Stage one page for a run: its validated events, and the ids a change set says were
-    removed."""
-    if batch:
-        staging = _staging(conn.dialect)
-        staging.insert(conn, [staging.bind(run_id, event_row(plugin_id, event)) for event in batch])
-    if removed_ids:
-        conn.execute(
-            _STAGE_REMOVALS, [{"run_id": run_id, "event_id": event_id} for event_id in removed_ids]
-        )
+    """Stage one page for a run, rendering its events here (`staged_rows`, then
+    `stage_rows`)."""
+    stage_rows(conn, run_id, staged_rows(conn.dialect, run_id, plugin_id, batch), removed_ids)
 
 
 def delete_staging(conn: Connection, run_ids: Sequence[int]) -> None:

@@ -23,22 +23,24 @@ def test_an_exception_in_a_run_is_recorded_with_its_traceback_and_the_loop_goes_
     broken, broken_url = fake_plugin
     broken.events = [make_event(0)]
     healthy = FakePlugin(events=[make_event(1)])
-    original = ingest.stage_page
+    original = ingest.staged_rows
 
-    # A bug cannot be produced on purpose through the real code, so staging is replaced for one
-    # plugin with a function that raises, the way a defect would.
-    def staging_with_a_bug(conn: Any, run_id: int, plugin_id: str, *page: Sequence[Any]) -> None:
+    # A bug cannot be produced on purpose through the real code, so rendering a page's rows is
+    # replaced for one plugin with a function that raises, the way a defect would.
+    def rendering_with_a_bug(
+        dialect: Any, run_id: int, plugin_id: str, batch: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
         if plugin_id == "broken":
             raise KeyError("a bug in the base")
-        original(conn, run_id, plugin_id, *page)
+        return original(dialect, run_id, plugin_id, batch)
 
-    monkeypatch.setattr(ingest, "stage_page", staging_with_a_bug)
+    monkeypatch.setattr(ingest, "staged_rows", rendering_with_a_bug)
     with serve_app(healthy.app()) as healthy_url:
         urls = f"broken={broken_url} healthy={healthy_url}"
         with running_base(base_settings(sqlite_url, urls)) as client:
             view = wait_for_run(client, "broken")
             assert wait_for_run(client, "healthy")["state"] == "ok"
-            monkeypatch.setattr(ingest, "stage_page", original)
+            monkeypatch.setattr(ingest, "staged_rows", original)
             again = run_now(client, "broken")
             events = sorted(e["id"] for e in all_events(client))
     assert view["state"] == "failing"

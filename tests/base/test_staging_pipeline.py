@@ -86,7 +86,7 @@ async def test_a_run_that_ends_while_a_page_is_being_staged_leaves_nothing_stage
     write = Store.write
 
     async def stuck_database(self: Store, work: Any, *args: Any, **kwargs: Any) -> Any:
-        if work is not ingest.stage_page:
+        if work is not ingest.stage_rows:
             return await write(self, work, *args, **kwargs)
         staging.append(asyncio.current_task())  # staging page 1 never finishes by itself
         await asyncio.Event().wait()
@@ -183,6 +183,42 @@ async def test_the_last_page_is_staged_by_the_write_that_applies_the_run(
     monkeypatch.setattr(Store, "write", counted)
     report = await _run_once(store, url)
     assert (report.outcome, report.result.pages, report.result.inserted) == ("success", 3, 5)
-    assert writes.count(ingest.stage_page) == 2
+    assert writes.count(ingest.stage_rows) == 2
     assert await store.read(_count_events) == 5
     assert await _staged(store) == 0
+
+
+async def test_pages_are_rendered_outside_the_write_that_stages_them(
+    store: Store, plugin: tuple[FakePlugin, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The store's writes run one at a time; a page's rows are rendered before its write is
+    # queued (in the walk's task), so the write holds only the database work. Each rendering
+    # records whether a write of the store was running at that moment.
+    fake, url = plugin
+    fake.events = [make_event(n) for n in range(5)]  # pages of 2: three pages
+    writing = False
+    during_a_write: list[bool] = []
+    render, write = ingest.event_row, Store.write
+
+    def recorded_render(plugin_id: str, event: Any) -> dict[str, Any]:
+        during_a_write.append(writing)
+        return render(plugin_id, event)
+
+    async def flagged(self: Store, work: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal writing
+
+        def flagged_work(conn: Connection, *work_args: Any, **work_kwargs: Any) -> Any:
+            nonlocal writing
+            writing = True
+            try:
+                return work(conn, *work_args, **work_kwargs)
+            finally:
+                writing = False
+
+        return await write(self, flagged_work, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "event_row", recorded_render)
+    monkeypatch.setattr(Store, "write", flagged)
+    report = await _run_once(store, url)
+    assert (report.outcome, report.result.inserted) == ("success", 5)
+    assert during_a_write == [False] * 5
