@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -191,34 +192,28 @@ async def test_the_last_page_is_staged_by_the_write_that_applies_the_run(
 async def test_pages_are_rendered_outside_the_write_that_stages_them(
     store: Store, plugin: tuple[FakePlugin, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The store's writes run one at a time; a page's rows are rendered before its write is
-    # queued (in the walk's task), so the write holds only the database work. Each rendering
-    # records whether a write of the store was running at that moment.
+    # A page's rows are rendered before its write is queued (in the walk's task), so the
+    # store's one writer holds only the database work. Rendering may overlap another page's
+    # write, so each rendering records whether its own call stack runs inside a write's work:
+    # the stack, not a flag, answers that on SQLite's writer thread and asyncpg's greenlets.
     fake, url = plugin
     fake.events = [make_event(n) for n in range(5)]  # pages of 2: three pages
-    writing = False
-    during_a_write: list[bool] = []
+    inside_a_write: list[bool] = []
     render, write = ingest.event_row, Store.write
 
+    def work_of_a_write(conn: Connection, work: Any, *args: Any, **kwargs: Any) -> Any:
+        return work(conn, *args, **kwargs)
+
     def recorded_render(plugin_id: str, event: Any) -> dict[str, Any]:
-        during_a_write.append(writing)
+        frames = (frame for frame, _ in traceback.walk_stack(None))
+        inside_a_write.append(any(f.f_code is work_of_a_write.__code__ for f in frames))
         return render(plugin_id, event)
 
-    async def flagged(self: Store, work: Any, *args: Any, **kwargs: Any) -> Any:
-        nonlocal writing
-
-        def flagged_work(conn: Connection, *work_args: Any, **work_kwargs: Any) -> Any:
-            nonlocal writing
-            writing = True
-            try:
-                return work(conn, *work_args, **work_kwargs)
-            finally:
-                writing = False
-
-        return await write(self, flagged_work, *args, **kwargs)
+    async def wrapped(self: Store, work: Any, *args: Any, **kwargs: Any) -> Any:
+        return await write(self, work_of_a_write, work, *args, **kwargs)
 
     monkeypatch.setattr(ingest, "event_row", recorded_render)
-    monkeypatch.setattr(Store, "write", flagged)
+    monkeypatch.setattr(Store, "write", wrapped)
     report = await _run_once(store, url)
     assert (report.outcome, report.result.inserted) == ("success", 5)
-    assert during_a_write == [False] * 5
+    assert inside_a_write == [False] * 5
