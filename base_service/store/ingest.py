@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.elements import BindParameter
 
@@ -121,9 +121,28 @@ def stage_page(
 
 
 def delete_staging(conn: Connection, run_ids: Sequence[int]) -> None:
-    """Delete everything these runs staged; stored events are untouched."""
-    conn.execute(_DELETE_STAGED_EVENTS, {"run_ids": list(run_ids)})
-    conn.execute(_DELETE_STAGED_REMOVALS, {"run_ids": list(run_ids)})
+    """Delete everything these runs staged; stored events are untouched.
+
+    On SQLite a staging table that holds one of these runs' rows alone (the usual case for a
+    large run) is emptied whole: SQLite then frees its pages at once, where a `WHERE` deletes
+    row by row and index entry by index entry (200,000 staged events: 0.06 s against 0.8 s,
+    with the commit). Safe because SQLite has one writer at a time and serializable
+    transactions: had another connection staged rows since this transaction looked, its
+    delete would fail (busy) rather than take them. PostgreSQL keeps the `WHERE`: there
+    another replica's rows, staged but not yet committed, are invisible to the look.
+    """
+    ids = list(run_ids)
+    for table, delete_runs in _STAGING_DELETES:
+        if conn.dialect.name == "sqlite" and _holds_one_of(conn, table, ids):
+            conn.execute(delete(table))
+        else:
+            conn.execute(delete_runs, {"run_ids": ids})
+
+
+def _holds_one_of(conn: Connection, table: Table, run_ids: list[int]) -> bool:
+    """Whether every row of a staging table belongs to one of these runs (two index probes)."""
+    lowest, highest = conn.execute(_RUN_RANGE[table]).one()
+    return lowest is not None and lowest == highest and lowest in run_ids
 
 
 def apply_run(
@@ -210,6 +229,19 @@ _RUN_IDS: BindParameter[int] = bindparam("run_ids", expanding=True)
 _STAGE_REMOVALS = insert(staged_removals)
 _DELETE_STAGED_EVENTS = delete(staged_events).where(staged_events.c.run_id.in_(_RUN_IDS))
 _DELETE_STAGED_REMOVALS = delete(staged_removals).where(staged_removals.c.run_id.in_(_RUN_IDS))
+_STAGING_DELETES = (
+    (staged_events, _DELETE_STAGED_EVENTS),
+    (staged_removals, _DELETE_STAGED_REMOVALS),
+)
+# Two subqueries, not one SELECT of both: SQLite reads a lone min() or max() off an index's
+# end, but scans the table for the two together.
+_RUN_RANGE = {
+    table: select(
+        select(func.min(table.c.run_id)).scalar_subquery(),
+        select(func.max(table.c.run_id)).scalar_subquery(),
+    )
+    for table, _ in _STAGING_DELETES
+}
 
 _staged = staged_events.c
 _stored = events.c

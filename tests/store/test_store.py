@@ -33,7 +33,14 @@ from sqlalchemy.engine import Connection, Engine
 from base_service.generated.plugin_api import Event, Manifest
 from base_service.store import ingest, reads, state
 from base_service.store.database import Store, alembic_config, create_engine, migrate
-from base_service.store.tables import events, metadata, plugins, staged_events, venues
+from base_service.store.tables import (
+    events,
+    metadata,
+    plugins,
+    staged_events,
+    staged_removals,
+    venues,
+)
 from tests.support.fake_plugin import FakePlugin, make_event
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
@@ -234,6 +241,39 @@ async def test_a_discarded_run_leaves_stored_events_alone(store: Store) -> None:
         lambda conn: conn.execute(select(func.count()).select_from(staged_events)).scalar()
     )
     assert staged == 0
+
+
+def _staged_by_run(conn: Connection) -> dict[int, list[str]]:
+    """Each run's staged event ids and removed ids, in the order they were staged."""
+    staged: dict[int, list[str]] = {}
+    for table in (staged_events, staged_removals):
+        for run_id, event_id in conn.execute(
+            select(table.c.run_id, table.c.event_id).order_by(table.c.seq)
+        ):
+            staged.setdefault(run_id, []).append(event_id)
+    return staged
+
+
+async def test_discarding_runs_leaves_what_other_runs_staged(store: Store) -> None:
+    """A run's staging is deleted whole, by its own rows (SQLite empties a table that holds
+    nothing else at once): runs staged before, between and after it keep every row."""
+    runs = []
+    for first in (0, 10, 20, 30):
+        run_id, _ = await store.write(state.start_run, "p", "schedule", NOW)
+        await store.write(ingest.stage_page, run_id, "p", _events(first, first + 1), [f"x{first}"])
+        runs.append(run_id)
+    a, b, c, d = runs
+    await store.write(ingest.delete_staging, [a, c])  # b lies between the two
+    assert await store.read(_staged_by_run) == {
+        b: ["ev-10", "ev-11", "x10"],
+        d: ["ev-30", "ev-31", "x30"],
+    }
+    await store.write(ingest.delete_staging, [d])
+    assert await store.read(_staged_by_run) == {b: ["ev-10", "ev-11", "x10"]}
+    await store.write(ingest.delete_staging, [b])  # the last: its tables emptied
+    assert await store.read(_staged_by_run) == {}
+    e = await _stage(store, _events(40))  # staging goes on after a table was emptied
+    assert await store.read(_staged_by_run) == {e: ["ev-40"]}
 
 
 async def test_interrupted_runs_are_swept(store: Store) -> None:
