@@ -475,7 +475,7 @@ class Poller:
                 consecutive_failures=0,
                 next_run_at=next_run_at,
                 manifest=manifest,
-                now=now,
+                now=self._clock(),  # finished once applied: the apply may take seconds
                 owner=claim.owner,
                 resume=resume,
             )

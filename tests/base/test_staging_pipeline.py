@@ -11,8 +11,8 @@ import asyncio
 import json
 import time
 import traceback
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ from base_service.config import PluginConfig, Settings
 from base_service.poller import Poller
 from base_service.store import ingest, leases, state
 from base_service.store.database import Store, create_engine, migrate
-from base_service.store.tables import events, staged_events
+from base_service.store.tables import events, plugins, runs, staged_events
 from tests.support.fake_plugin import FakePlugin, make_event
 from tests.support.servers import serve_app
 
@@ -49,10 +49,12 @@ async def store(database_url: str) -> AsyncIterator[Store]:
     await store.dispose()
 
 
-async def _run_once(store: Store, url: str, **settings: Any) -> Any:
+async def _run_once(
+    store: Store, url: str, clock: Callable[[], datetime] = lambda: NOW, **settings: Any
+) -> Any:
     config = Settings(database_url="sqlite+aiosqlite://", **settings)
     await store.write(state.register_plugins, [("fake", url, NOW)], NOW)
-    poller = Poller(store, HttpClients(config), config, lambda: NOW)
+    poller = Poller(store, HttpClients(config), config, clock)
     claim = await store.write(leases.claim, "fake", "test", NOW, 30)
     assert claim is not None
     plugin = PluginConfig(
@@ -217,3 +219,30 @@ async def test_pages_are_rendered_outside_the_write_that_stages_them(
     report = await _run_once(store, url)
     assert (report.outcome, report.result.inserted) == ("success", 5)
     assert inside_a_write == [False] * 5
+
+
+async def test_a_run_finishes_once_its_events_are_applied(
+    store: Store, plugin: tuple[FakePlugin, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large run's apply takes seconds: the run's finish, and its plugin's last success
+    (which freshness counts from), are read after it, not when the walk ended."""
+    now = NOW
+    apply = ingest.apply_run
+
+    def slow_apply(conn: Connection, **arguments: Any) -> Any:
+        nonlocal now
+        counts = apply(conn, **arguments)
+        now += timedelta(seconds=7)  # the clock moves while the run's events are applied
+        return counts
+
+    monkeypatch.setattr(ingest, "apply_run", slow_apply)
+    report = await _run_once(store, plugin[1], clock=lambda: now)
+    assert report.outcome == "success"
+
+    def times(conn: Connection) -> tuple[Any, ...]:
+        run = select(runs.c.started_at, runs.c.finished_at).where(runs.c.run_id == report.run_id)
+        success = select(plugins.c.last_success_at).where(plugins.c.plugin_id == "fake")
+        return (*conn.execute(run).one(), conn.execute(success).scalar_one())
+
+    finished = NOW + timedelta(seconds=7)
+    assert await store.read(times) == (NOW, finished, finished)
