@@ -218,26 +218,41 @@ def run_rows(database: Path) -> list[dict[str, Any]]:
 
 def wait_runs(
     database: Path, count: int, timeout: float, process: subprocess.Popen[bytes]
-) -> list[dict[str, Any]]:
-    """Poll the runs table until `count` runs have finished; return them all."""
+) -> tuple[list[dict[str, Any]], datetime]:
+    """Poll the runs table until `count` runs have finished; return them all, and when that
+    was first seen: the moment their outcomes, committed with their applied events, became
+    visible (at most one 10 ms poll late). A run's `finished_at` is read before its write
+    commits (and SQLite's checkpoint, when due, follows the commit), so it comes earlier."""
     deadline = time.monotonic() + timeout
     while True:
-        rows = run_rows(database)
-        finished = [row for row in rows if row["finished_at"] is not None]
-        if len(finished) >= count:
-            return finished
+        done = finished_runs(database)
+        if done >= count:
+            seen = datetime.now(UTC)
+            rows = [row for row in run_rows(database) if row["finished_at"] is not None]
+            return rows, seen
         if process.poll() is not None:
             raise RuntimeError(f"base service exited with {process.returncode}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(finished)} of {count} runs finished in {timeout}s")
-        time.sleep(0.25)
+            raise TimeoutError(f"{done} of {count} runs finished in {timeout}s")
+        time.sleep(0.01)
 
 
-def run_span(rows: Sequence[dict[str, Any]]) -> float:
-    """Seconds from the first run's start to the last run's finish."""
+def finished_runs(database: Path) -> int:
+    """How many runs have finished (0 before the base has created its database)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            return int(db.execute(_FINISHED).fetchone()[0])
+    except sqlite3.OperationalError:  # no file, or not migrated yet
+        return 0
+
+
+_FINISHED = "SELECT count(*) FROM runs WHERE finished_at IS NOT NULL"
+
+
+def run_span(rows: Sequence[dict[str, Any]], applied: datetime) -> float:
+    """Seconds from the first run's start until every run was seen applied (`wait_runs`)."""
     start = min(parse_sql_time(row["started_at"]) for row in rows)
-    end = max(parse_sql_time(row["finished_at"]) for row in rows)
-    return (end - start).total_seconds()
+    return (applied - start).total_seconds()
 
 
 # --- measuring -----------------------------------------------------------------------------
