@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.elements import BindParameter
 
@@ -133,16 +133,15 @@ def delete_staging(conn: Connection, run_ids: Sequence[int]) -> None:
     """
     ids = list(run_ids)
     for table, delete_runs in _STAGING_DELETES:
-        if conn.dialect.name == "sqlite" and _holds_one_of(conn, table, ids):
-            conn.execute(delete(table))
-        else:
-            conn.execute(delete_runs, {"run_ids": ids})
-
-
-def _holds_one_of(conn: Connection, table: Table, run_ids: list[int]) -> bool:
-    """Whether every row of a staging table belongs to one of these runs (two index probes)."""
-    lowest, highest = conn.execute(_RUN_RANGE[table]).one()
-    return lowest is not None and lowest == highest and lowest in run_ids
+        if conn.dialect.name == "sqlite":
+            # The lowest and highest run staged (two index probes): none, or one of these alone.
+            lowest, highest = conn.execute(_RUN_RANGE[table]).one()
+            if lowest is None:
+                continue
+            if lowest == highest and lowest in ids:
+                conn.execute(delete(table))
+                continue
+        conn.execute(delete_runs, {"run_ids": ids})
 
 
 def apply_run(
