@@ -88,9 +88,12 @@ class Store:
         self._sync: Engine | None = None
         self._lanes: dict[str, ThreadPoolExecutor] = {}
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            # The driver's own transaction handling off: it would begin a transaction only
+            # at a write's first INSERT, UPDATE or DELETE, leaving what the write read before
+            # outside it. `_write` begins its own, which takes the write lock at once.
             self._sync = create_sync_engine(
                 url.set(drivername="sqlite+pysqlite"),
-                connect_args={"timeout": 30, "check_same_thread": False},
+                connect_args={"timeout": 30, "check_same_thread": False, "isolation_level": None},
                 pool_size=self.LONG_READ_THREADS + 2,  # and the writer, and the event loop
                 **_JSON_CODEC,
             )
@@ -156,8 +159,12 @@ class Store:
             return work(conn, *args)
 
     def _write(self, work: Callable[..., T], args: tuple[Any, ...], commit: bool) -> T:
+        """A write holds SQLite's write lock from its first statement (`BEGIN IMMEDIATE`), so
+        what it reads, no other connection changes before it commits: a write that decides
+        by what it reads (see `ingest.delete_staging`) decides on what it then changes."""
         assert self._sync is not None
         with self._sync.connect() as conn, conn.begin() as transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
             value = work(conn, *args)
             if not commit:
                 transaction.rollback()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import event as sa_event
 from sqlalchemy import table as sa_table
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from base_service.generated.plugin_api import Event, Manifest
 from base_service.store import ingest, reads, state
@@ -274,6 +275,39 @@ async def test_discarding_runs_leaves_what_other_runs_staged(store: Store) -> No
     assert await store.read(_staged_by_run) == {}
     e = await _stage(store, _events(40))  # staging goes on after a table was emptied
     assert await store.read(_staged_by_run) == {e: ["ev-40"]}
+    f, _ = await store.write(state.start_run, "p", "schedule", NOW)
+    await store.write(ingest.stage_page, f, "p", [], ["x50"])  # a change set's removals alone
+    await store.write(ingest.delete_staging, [e])  # each table holds one run's rows: e's, f's
+    assert await store.read(_staged_by_run) == {f: ["x50"]}
+
+
+async def test_a_write_on_sqlite_holds_the_write_lock_from_its_start(sqlite_url: str) -> None:
+    """What a write reads, no other connection changes before it commits (`delete_staging`
+    decides by what it reads): the write takes SQLite's write lock at once, not at its first
+    change. Another connection, here with a busy timeout of 0.1 s, is kept out meanwhile."""
+    store = Store(create_engine(sqlite_url))
+    await migrate(store.engine)
+    database = make_url(sqlite_url).database
+    assert database is not None
+    other_writer: list[str] = []
+
+    def read_then_let_another_write(conn: Connection) -> None:
+        conn.execute(select(func.count()).select_from(staged_removals)).scalar_one()
+        other = sqlite3.connect(database, timeout=0.1)
+        try:
+            other.execute("INSERT INTO staged_removals (run_id, event_id) VALUES (1, 'x')")
+            other.commit()
+            other_writer.append("wrote")
+        except sqlite3.OperationalError as error:
+            other_writer.append(str(error))
+        finally:
+            other.close()
+
+    try:
+        await store.write(read_then_let_another_write)
+    finally:
+        await store.dispose()
+    assert other_writer == ["database is locked"]
 
 
 async def test_interrupted_runs_are_swept(store: Store) -> None:
