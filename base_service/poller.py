@@ -73,6 +73,9 @@ class DryRun:
     not_modified: bool = False
 
 
+_RENDER_SLICE = 200  # events rendered between two turns of the event loop: about 2 ms
+
+
 class Batch(NamedTuple):
     """A validated page as staging takes it: its events' rows, rendered and bound
     (`ingest.staged_rows`), and the ids a change set removes."""
@@ -123,11 +126,25 @@ class _Stager:
         """Render a page's rows and hold them, and stage the page held before once the page
         before that is staged; raise what staging that one raised. Rendering here, not in
         the write, lets the writer's insert of one page run while the next is rendered."""
-        rows = ingest.staged_rows(self._store.dialect, self._run_id, self._plugin_id, events)
+        rows = await self._render(events)
         held, self._held = self._held, Batch(rows, removed_ids)
         if held is not None:
             await self.flush()
             self._pending = asyncio.create_task(self._stage(held))
+
+    async def _render(self, events: list[Event]) -> list[tuple[Any, ...]]:
+        """A page's rows (`ingest.staged_rows`), a slice at a time: between slices the event
+        loop serves what waits for it (listings), rather than a whole page's rendering (about
+        9 ms for 1,000 events)."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(events), _RENDER_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            page_slice = events[start : start + _RENDER_SLICE]
+            rows += ingest.staged_rows(
+                self._store.dialect, self._run_id, self._plugin_id, page_slice
+            )
+        return rows
 
     async def last(self) -> Batch:
         """Wait for the page in flight; hand over the held page, for the final write."""

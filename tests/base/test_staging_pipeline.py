@@ -246,3 +246,36 @@ async def test_a_run_finishes_once_its_events_are_applied(
 
     finished = NOW + timedelta(seconds=7)
     assert await store.read(times) == (NOW, finished, finished)
+
+
+async def test_a_large_page_is_rendered_in_slices_between_which_the_loop_serves_others(
+    store: Store, plugin: tuple[FakePlugin, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rendering a page's rows happens on the event loop; a page of 1,000 events is rendered
+    a slice at a time, and another task (a listing, say) gets its turns in between."""
+    fake, url = plugin
+    fake.events, fake.page_size = [make_event(n) for n in range(1000)], 1000
+    turns = 0
+
+    async def other_task() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    turns_seen: list[int] = []
+    render = ingest.event_row
+
+    def recorded_render(plugin_id: str, event: Any) -> dict[str, Any]:
+        turns_seen.append(turns)
+        return render(plugin_id, event)
+
+    monkeypatch.setattr(ingest, "event_row", recorded_render)
+    other = asyncio.create_task(other_task())
+    try:
+        report = await _run_once(store, url, page_size=1000)
+    finally:
+        other.cancel()
+    assert (report.outcome, report.result.inserted) == ("success", 1000)
+    # The other task ran between slices: the renderings saw its count move at least 4 times.
+    assert len(turns_seen) == 1000 and len(set(turns_seen)) >= 5
