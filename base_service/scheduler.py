@@ -62,6 +62,7 @@ class Scheduler:
         self.owner = replica_id()
         self._next_runs: dict[str, datetime | None] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._asked_while_ending: set[str] = set()  # see `request_run`
         self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
         self._wake = asyncio.Event()
         self._refresh = True  # read the shared schedule at the loop's next turn
@@ -98,10 +99,15 @@ class Scheduler:
         """
         if plugin_id not in self._plugins:
             raise UnknownPlugin(plugin_id)
-        if plugin_id in self._running or not await self._store.write(
+        if not await self._store.write(
             leases.request_run, plugin_id, self._clock(), force, trace_id
         ):
             raise RunInProgress(plugin_id)
+        if plugin_id in self._running:
+            # Its lease is free: the run has recorded its outcome (what clients see) and is
+            # only ending. The loop skips a running plugin, and the run's end sets its next
+            # time from before this request, so the loop reads the schedule once it is over.
+            self._asked_while_ending.add(plugin_id)
         self._refresh = True
         self._wake.set()
 
@@ -189,9 +195,12 @@ class Scheduler:
             else:
                 self._next_runs[plugin_id] = report.next_run_at
             self._running.pop(plugin_id, None)
+            if plugin_id in self._asked_while_ending:
+                self._asked_while_ending.discard(plugin_id)
+                self._refresh = True  # a run was asked for since this one recorded its end
             # The loop needs to look again only if this run's next time comes before it would
             # wake anyway (with 1,000 plugins, a look is a walk over all of them).
-            if report is None or report.next_run_at < self._wakes_at:
+            if report is None or self._refresh or report.next_run_at < self._wakes_at:
                 self._wake.set()
 
     async def _renew(self, plugin_id: str) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from base_service.poller import Poller
 from tests.support.base import (
     ADMIN_TOKEN,
     base_settings,
@@ -181,3 +185,36 @@ def test_a_retry_sooner_than_the_next_poll_is_not_kept_waiting_for_it(
         assert failed["last_run"]["outcome"] == "failed"
         retried = wait_for_run(client, "fake", after=failed["last_run"]["run_id"])
     assert retried["last_run"]["outcome"] == "success"
+
+
+def test_a_run_asked_for_while_the_last_one_ends_is_taken(
+    fake_plugin: tuple[FakePlugin, str], sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a run's outcome shows (its lease is free), another may be asked for, even while
+    the ended run's task is still winding down, and it then runs: a client that saw the run
+    end is not told a run is in progress."""
+    plugin, url = fake_plugin
+    plugin.events = [make_event(0)]
+    asked = threading.Event()
+    run, runs = Poller.run, 0
+
+    async def run_then_linger(self: Poller, *arguments: Any) -> Any:
+        nonlocal runs
+        runs += 1
+        report = await run(self, *arguments)
+        if runs == 1:  # recorded and visible; the task ends only once a run is asked for
+            await asyncio.to_thread(asked.wait, 10)
+        return report
+
+    monkeypatch.setattr(Poller, "run", run_then_linger)
+    # No look at the schedule on the clock during the test: only the request may start a run.
+    settings = base_settings(sqlite_url, f"fake={url}", scheduler_poll_seconds=3600)
+    with running_base(settings) as client:
+        first = wait_for_run(client, "fake")["last_run"]["run_id"]
+        response = client.post(
+            "/v1/plugins/fake/runs", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+        asked.set()
+        assert response.status_code == 202, response.text
+        second = wait_for_run(client, "fake", after=first)["last_run"]
+    assert second["outcome"] == "success" and runs == 2
