@@ -37,7 +37,7 @@ format: install ## Format and fix lint where it can be done automatically
 	@$(RUN) ruff check --fix .
 
 typecheck:
-	@$(RUN) mypy base_service example_plugin_service exec_bridge
+	@$(RUN) mypy base_service example_plugin_service exec_bridge bench
 
 pytest:
 	@$(RUN) pytest

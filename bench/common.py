@@ -73,7 +73,7 @@ def wait_http(process: subprocess.Popen[bytes], url: str, log: Path, timeout: fl
     while True:
         if process.poll() is not None:
             tail = log.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{tail}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}:\n{tail}")
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return

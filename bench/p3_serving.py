@@ -136,14 +136,20 @@ def wrk(url: str, script: Path, duration: int, connections: int) -> dict[str, An
         [*argv, url], capture_output=True, text=True, check=True, timeout=duration + 60
     ).stdout
 
+    def found(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, out, re.M)
+        if match is None:
+            raise RuntimeError(f"wrk's output has no {pattern!r}:\n{out}")
+        return match
+
     def ms(label: str) -> float:
-        value, unit = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        value, unit = found(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$").groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "rps": float(found(r"Requests/sec:\s+([\d.]+)").group(1)),
         "p50_ms": ms("50"),
         "p99_ms": ms("99"),
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
