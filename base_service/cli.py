@@ -181,6 +181,9 @@ def check_plugin(
         str | None, typer.Option(help="The plugin's bearer token, if it enforces one.")
     ] = None,
     json_report: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+    fuzz: Annotated[
+        bool, typer.Option("--fuzz/--no-fuzz", help="Fuzz the plugin's API with schemathesis.")
+    ] = True,
 ) -> None:
     """Check a running plugin against the plugin contract (the conformance kit)."""
     from base_service.conformance.cli import main
@@ -189,6 +192,7 @@ def check_plugin(
         plugin_url,
         *(["--token", token] if token else []),
         *(["--json"] if json_report else []),
+        *([] if fuzz else ["--no-fuzz"]),
     ]
     raise typer.Exit(main(argv))
 

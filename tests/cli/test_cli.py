@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from base_service.cli import app
@@ -67,3 +68,17 @@ def test_plugin_text_is_never_read_as_markup(
         listing = runner.invoke(app, ["plugins", "--url", str(client.base_url)])
     assert listing.exit_code == 0, listing.output
     assert "[/oops]" in listing.output or "[/]" in listing.output
+
+
+def test_check_plugin_passes_the_kits_options_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The kit itself runs against real plugins in tests/conformance; here it is stood in for,
+    # to see what `marquee check-plugin` hands it.
+    import base_service.conformance.cli as kit
+
+    given: list[list[str]] = []
+    monkeypatch.setattr(kit, "main", lambda argv: given.append(argv) or 0)
+    url = "http://127.0.0.1:9000"
+    plain = runner.invoke(app, ["check-plugin", url])
+    every = runner.invoke(app, ["check-plugin", url, "--token", "t", "--json", "--no-fuzz"])
+    assert (plain.exit_code, every.exit_code) == (0, 0), plain.output + every.output
+    assert given == [[url], [url, "--token", "t", "--json", "--no-fuzz"]]
