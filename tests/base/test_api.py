@@ -105,3 +105,25 @@ def test_plugins_and_runs(client: httpx.Client) -> None:
     runs = client.get("/v1/plugins/fake/runs").json()["items"]
     assert runs[0]["run_id"] == plugin["last_run"]["run_id"]
     assert client.get("/readyz").json() == {"status": "ok", "detail": None}
+
+
+def test_a_cursor_continues_only_the_listing_it_came_from(client: httpx.Client) -> None:
+    """A cursor is bound to its listing's filters: sent with others it is refused (it would
+    skip what that listing holds before its key), not its page size; the same filters written
+    otherwise (another offset for the same instant, statuses reordered) continue it."""
+    query = {"from": "2030-01-02T00:00:00Z", "status": ["scheduled", "cancelled"], "limit": 2}
+    first = client.get("/v1/events", params=query).json()
+    cursor = first["next_cursor"]
+    assert cursor is not None and [e["id"] for e in first["items"]] == ["ev-1", "ev-2"]
+
+    same = {"from": "2030-01-02T01:00:00+01:00", "status": ["cancelled", "scheduled"]}
+    rest = client.get("/v1/events", params={**same, "limit": 10, "cursor": cursor})
+    assert rest.status_code == 200, rest.text
+    assert [e["id"] for e in rest.json()["items"]] == ["ev-3", "ev-5", "ev-9"]
+
+    for other in ({**query, "venue_id": "club"}, {**query, "from": "2030-01-01T00:00:00Z"}, {}):
+        refused = client.get("/v1/events", params={**other, "cursor": cursor})
+        assert refused.status_code == 400, other
+        assert "other filters" in refused.json()["detail"]
+    venue = client.get("/v1/venues/fake/club/events", params={"cursor": cursor})
+    assert venue.status_code == 400 and "other filters" in venue.json()["detail"]

@@ -93,7 +93,12 @@ async def event_filter(
 FilterDep = Annotated[reads.EventFilter, Depends(event_filter)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Events per page.")]
 Cursor = Annotated[
-    str | None, Query(max_length=2000, description="The `next_cursor` of the previous page.")
+    str | None,
+    Query(
+        max_length=2000,
+        description="The `next_cursor` of the previous page, sent with that page's filters "
+        "(with others it is refused: 400).",
+    ),
 ]
 
 
@@ -102,13 +107,13 @@ async def event_page(
 ) -> Response:
     """Run a filtered, keyset-paginated listing; the body is an `EventPage`, assembled from
     the stored documents (see event_json.py) rather than built and validated model by model."""
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, filters) if cursor else None
     listing = await reads.list_events(
         services.store, filters, limit=limit, after=after, columns=reads.DOCUMENT_COLUMNS
     )
     fresh = freshness(listing.plugins, services.settings, datetime.now(UTC))
     stale = {plugin_id: facts.stale for plugin_id, facts in fresh.items()}
-    next_cursor = encode_cursor(listing.next_key) if listing.next_key else None
+    next_cursor = encode_cursor(listing.next_key, filters) if listing.next_key else None
     decode = reads.decode_run_fields(services.store.engine.dialect)
     body = event_json.page(listing.rows, stale, next_cursor, decode)
     return Response(body, media_type="application/json")
