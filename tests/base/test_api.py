@@ -68,6 +68,12 @@ def test_out_of_range_ids_get_400_problems(client: httpx.Client, path: str) -> N
     assert response.headers["content-type"] == "application/problem+json"
 
 
+def test_a_bad_path_parameter_is_named_like_a_query_parameter(client: httpx.Client) -> None:
+    response = client.get("/v1/plugins/fake/runs/abc")
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("run_id: Input should be a valid integer")
+
+
 def test_unknown_paths_and_venues_are_404_problems(client: httpx.Client) -> None:
     for path in ("/nope", "/v1/venues/fake/nope", "/v1/venues/x/y/events", "/v1/plugins/x/runs"):
         response = client.get(path)
