@@ -99,13 +99,14 @@ class Scheduler:
         """
         if plugin_id not in self._plugins:
             raise UnknownPlugin(plugin_id)
+        here = self.owner if plugin_id in self._running else None
         if not await self._store.write(
-            leases.request_run, plugin_id, self._clock(), force, trace_id
+            leases.request_run, plugin_id, self._clock(), force, trace_id, running_here=here
         ):
             raise RunInProgress(plugin_id)
-        if plugin_id in self._running:
-            # Its lease is free: the run has recorded its outcome (what clients see) and is
-            # only ending. The loop skips a running plugin, and the run's end sets its next
+        if here is not None:
+            # Its run released the lease: it has recorded its outcome (what clients see) and
+            # is only ending. The loop skips a running plugin, and the run's end sets its next
             # time from before this request, so the loop reads the schedule once it is over.
             self._asked_while_ending.add(plugin_id)
         self._refresh = True
@@ -134,6 +135,9 @@ class Scheduler:
         poll = self._settings.scheduler_poll_seconds
         read_at = -math.inf  # monotonic time of the last read of the shared schedule
         while True:
+            # A wake from here on is for the next turn: one while the schedule is read (a
+            # request, a run's end) may find the read already past what it changed.
+            self._wake.clear()
             if self._refresh or time.monotonic() - read_at >= poll:
                 self._refresh = False
                 read_at = time.monotonic()
@@ -151,7 +155,6 @@ class Scheduler:
             until_poll = max(0.0, read_at + poll - time.monotonic())
             timeout = until_poll if delay is None else min(delay, until_poll)
             self._wakes_at = now + timedelta(seconds=timeout)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import BindParameter
 
@@ -66,15 +66,28 @@ def release_all(conn: Connection) -> None:
 
 
 def request_run(
-    conn: Connection, plugin_id: str, now: datetime, force: bool, trace_id: str | None = None
+    conn: Connection,
+    plugin_id: str,
+    now: datetime,
+    force: bool,
+    trace_id: str | None = None,
+    running_here: str | None = None,
 ) -> bool:
     """Ask for a run of the plugin as soon as a replica can; False if one is in progress.
 
     `trace_id` (the asking request's W3C trace) is carried into the run's calls to the plugin.
+    `running_here` is the asking replica's owner id when a run of the plugin is going on in
+    it: a lease of its own then counts as held even once expired (renewals can fail while the
+    run goes on), until the run releases it as it records its outcome.
     """
+    free = _free_or_expired(now)
+    if running_here is not None:
+        free = and_(
+            free, or_(plugins.c.lease_owner.is_(None), plugins.c.lease_owner != running_here)
+        )
     result = conn.execute(
         update(plugins)
-        .where(plugins.c.plugin_id == plugin_id, _free_or_expired(now))
+        .where(plugins.c.plugin_id == plugin_id, free)
         .values(
             run_requested=True,
             force_requested=force,

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from base_service.config import PluginConfig, Settings
 from base_service.poller import Poller
+from base_service.scheduler import Scheduler
+from base_service.store import state
+from base_service.store.database import Store, create_engine, migrate
 from tests.support.base import (
     ADMIN_TOKEN,
     base_settings,
@@ -21,6 +27,8 @@ from tests.support.base import (
     wait_for_run,
 )
 from tests.support.fake_plugin import FakePlugin, fail_times, make_event
+
+NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
 
 def _db_path(sqlite_url: str) -> str:
@@ -218,3 +226,50 @@ def test_a_run_asked_for_while_the_last_one_ends_is_taken(
         assert response.status_code == 202, response.text
         second = wait_for_run(client, "fake", after=first)["last_run"]
     assert second["outcome"] == "success" and runs == 2
+
+
+async def test_a_run_asked_for_while_the_schedule_is_read_is_not_lost(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that lands while the loop reads the schedule (a database read may take its
+    time) wakes the loop again: the read may have been made before the request."""
+    url = "http://127.0.0.1:9"  # never called: runs are stood in for below
+    settings = Settings(
+        database_url=sqlite_url, plugin_urls=f"p={url}/p q={url}/q", scheduler_poll_seconds=3600
+    )
+    store = Store(create_engine(sqlite_url))
+    await migrate(store.engine)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    await store.write(state.register_plugins, [("p", url, tomorrow), ("q", url, tomorrow)], NOW)
+    ran: asyncio.Queue[str] = asyncio.Queue()
+
+    class Runs:  # stands in for the poller: this test is about when the loop starts runs
+        async def run(self, plugin: PluginConfig, claim: Any) -> Any:
+            await ran.put(plugin.plugin_id)
+            return SimpleNamespace(next_run_at=tomorrow)
+
+    read, reading, gate, hold = Store.read, asyncio.Event(), asyncio.Event(), False
+
+    async def held_read(self: Store, work: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await read(self, work, *args, **kwargs)
+        if work is state.next_runs and hold:  # read, then held before it is handed back
+            reading.set()
+            await gate.wait()
+        return result
+
+    monkeypatch.setattr(Store, "read", held_read)
+    clock = functools.partial(datetime.now, UTC)
+    scheduler = Scheduler(settings.plugins(), Runs(), store, settings, clock, alone=True)  # type: ignore[arg-type]
+    await scheduler.start()
+    try:
+        hold = True
+        await scheduler.request_run("p")  # the loop reads the schedule, and is held there
+        await asyncio.wait_for(reading.wait(), 10)
+        hold = False
+        await scheduler.request_run("q")  # asked for after that read was made
+        gate.set()
+        started = {await asyncio.wait_for(ran.get(), 10) for _ in range(2)}
+    finally:
+        await scheduler.stop(1)
+        await store.dispose()
+    assert started == {"p", "q"}

@@ -32,7 +32,7 @@ from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from base_service.generated.plugin_api import Event, Manifest
-from base_service.store import ingest, reads, state
+from base_service.store import ingest, leases, reads, state
 from base_service.store.database import Store, alembic_config, create_engine, migrate
 from base_service.store.tables import (
     events,
@@ -308,6 +308,24 @@ async def test_a_write_on_sqlite_holds_the_write_lock_from_its_start(sqlite_url:
     finally:
         await store.dispose()
     assert other_writer == ["database is locked"]
+
+
+async def test_a_run_going_on_here_holds_its_lease_against_requests_until_it_ends(
+    store: Store,
+) -> None:
+    """A run may go on after its lease expired (renewals can fail): another replica may then
+    ask for a run, but the replica running it may not, until the run releases the lease."""
+    assert await store.write(leases.claim, "p", "A", NOW, 30) is not None
+    assert not await store.write(leases.request_run, "p", NOW, False)  # held
+    expired = NOW + timedelta(seconds=60)
+    assert not await store.write(leases.request_run, "p", expired, False, running_here="A")
+    assert await store.write(leases.request_run, "p", expired, False, running_here="B")
+
+    def release(conn: Connection) -> None:
+        conn.execute(update(plugins).values(lease_owner=None, lease_expires_at=None))
+
+    await store.write(release)  # as the run does when it records its outcome
+    assert await store.write(leases.request_run, "p", expired, False, running_here="A")
 
 
 async def test_interrupted_runs_are_swept(store: Store) -> None:
