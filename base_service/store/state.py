@@ -67,13 +67,23 @@ def register_plugins(
 
 
 def next_runs(conn: Connection, plugin_ids: Sequence[str]) -> dict[str, datetime | None]:
-    """When each of these plugins is next due, as stored (shared by every replica)."""
+    """When each of these plugins is next due, as stored (shared by every replica). A plugin
+    whose lease is held is due no sooner than the lease expires: its next time moves only
+    when its run ends, and until then another replica would find it due, fail to claim it,
+    look again at once and find it due again."""
     # The whole (small) table, filtered here: an IN list of every plugin id is compiled
     # afresh on each read and costs more than the rows it saves.
     wanted = set(plugin_ids)
-    query = select(plugins.c.plugin_id, plugins.c.next_run_at)
-    rows = conn.execute(query).all()
-    return {row.plugin_id: row.next_run_at for row in rows if row.plugin_id in wanted}
+    rows = conn.execute(_NEXT_RUNS).all()
+    return {
+        plugin_id: _no_sooner_than(due, lease_expires_at if owner is not None else None)
+        for plugin_id, due, owner, lease_expires_at in rows
+        if plugin_id in wanted
+    }
+
+
+def _no_sooner_than(due: datetime | None, bound: datetime | None) -> datetime | None:
+    return due if due is None or bound is None else max(due, bound)
 
 
 def abandon_runs(conn: Connection, now: datetime, run_ids: Sequence[int] | None = None) -> int:
@@ -232,6 +242,9 @@ _ABANDON = (
     )
 )
 _UPDATE_PLUGIN = update(plugins).where(plugins.c.plugin_id == _PLUGIN)
+_NEXT_RUNS = select(
+    plugins.c.plugin_id, plugins.c.next_run_at, plugins.c.lease_owner, plugins.c.lease_expires_at
+)
 _RELEASE = (
     update(plugins)
     .where(plugins.c.plugin_id == _PLUGIN, plugins.c.lease_owner == bindparam("owner"))

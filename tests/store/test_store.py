@@ -328,6 +328,22 @@ async def test_a_run_going_on_here_holds_its_lease_against_requests_until_it_end
     assert await store.write(leases.request_run, "p", expired, False, running_here="A")
 
 
+async def test_a_plugin_under_a_live_lease_is_due_no_sooner_than_the_lease_expires(
+    store: Store,
+) -> None:
+    """Its stored next time moves only when the holder's run ends: another replica must not
+    find it due meanwhile (it would fail to claim it and look again at once, over and over)."""
+    assert await store.read(state.next_runs, ["p"]) == {"p": NOW}
+    assert await store.write(leases.claim, "p", "B", NOW, 30) is not None
+    assert await store.read(state.next_runs, ["p"]) == {"p": NOW + timedelta(seconds=30)}
+
+    def release(conn: Connection) -> None:
+        conn.execute(update(plugins).values(lease_owner=None, lease_expires_at=None))
+
+    await store.write(release)
+    assert await store.read(state.next_runs, ["p"]) == {"p": NOW}
+
+
 async def test_interrupted_runs_are_swept(store: Store) -> None:
     run_id = await _stage(store, _events(0))
     assert await store.write(state.abandon_runs, NOW) == 1
