@@ -53,14 +53,14 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
-_WHERE = frozenset({"query", "path"})
+_SENT_IN = frozenset({"query", "path"})  # where a parameter came: not part of its name
 
 
 def _location(loc: Sequence[str | int]) -> str:
     """`("query", "status", 1)` → `status (value 2)`: a parameter is named alone, wherever
     it is sent (query or path), and one given more than once is told apart by its position,
     counted from 1."""
-    names = [str(part) for part in loc if isinstance(part, str) and part not in _WHERE]
+    names = [str(part) for part in loc if isinstance(part, str) and part not in _SENT_IN]
     values = [f"value {part + 1}" for part in loc if isinstance(part, int)]
     return ".".join(names) + (f" ({', '.join(values)})" if values else "")
 

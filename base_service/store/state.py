@@ -75,15 +75,15 @@ def next_runs(conn: Connection, plugin_ids: Sequence[str]) -> dict[str, datetime
     # afresh on each read and costs more than the rows it saves.
     wanted = set(plugin_ids)
     rows = conn.execute(_NEXT_RUNS).all()
-    return {
-        plugin_id: _no_sooner_than(due, lease_expires_at if owner is not None else None)
-        for plugin_id, due, owner, lease_expires_at in rows
-        if plugin_id in wanted
-    }
+    return {plugin_id: _due(*times) for plugin_id, *times in rows if plugin_id in wanted}
 
 
-def _no_sooner_than(due: datetime | None, bound: datetime | None) -> datetime | None:
-    return due if due is None or bound is None else max(due, bound)
+def _due(
+    next_run_at: datetime | None, lease_owner: str | None, lease_expires_at: datetime | None
+) -> datetime | None:
+    if next_run_at is None or lease_owner is None or lease_expires_at is None:
+        return next_run_at
+    return max(next_run_at, lease_expires_at)
 
 
 def abandon_runs(conn: Connection, now: datetime, run_ids: Sequence[int] | None = None) -> int:

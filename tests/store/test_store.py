@@ -281,6 +281,34 @@ async def test_discarding_runs_leaves_what_other_runs_staged(store: Store) -> No
     assert await store.read(_staged_by_run) == {f: ["x50"]}
 
 
+async def test_on_sqlite_a_staging_table_holding_one_run_alone_is_emptied_whole(
+    sqlite_url: str,
+) -> None:
+    """What makes a large run's cleanup cheap: a staging table that holds only the run's rows
+    is emptied by a DELETE without WHERE (SQLite frees its pages at once, not row by row); one
+    that holds another run's rows keeps the WHERE, and an empty one is not touched."""
+    store = Store(create_engine(sqlite_url))
+    await migrate(store.engine)
+    await store.write(state.register_plugins, [("p", "http://p", NOW)], NOW)
+    a, b = await _stage(store, _events(0)), await _stage(store, _events(1))
+    deletes: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("DELETE"):
+            deletes.append(" ".join(statement.split()))
+
+    sa_event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        await store.write(ingest.delete_staging, [a])  # b's rows stay
+        await store.write(ingest.delete_staging, [b])  # b's rows alone
+    finally:
+        sa_event.remove(Engine, "before_cursor_execute", seen)
+        await store.dispose()
+    assert len(deletes) == 2  # staged_removals, empty, is not touched
+    assert deletes[0].startswith("DELETE FROM staged_events WHERE staged_events.run_id IN")
+    assert deletes[1] == "DELETE FROM staged_events"
+
+
 async def test_a_write_on_sqlite_holds_the_write_lock_from_its_start(sqlite_url: str) -> None:
     """What a write reads, no other connection changes before it commits (`delete_staging`
     decides by what it reads): the write takes SQLite's write lock at once, not at its first
@@ -321,10 +349,7 @@ async def test_a_run_going_on_here_holds_its_lease_against_requests_until_it_end
     assert not await store.write(leases.request_run, "p", expired, False, running_here="A")
     assert await store.write(leases.request_run, "p", expired, False, running_here="B")
 
-    def release(conn: Connection) -> None:
-        conn.execute(update(plugins).values(lease_owner=None, lease_expires_at=None))
-
-    await store.write(release)  # as the run does when it records its outcome
+    await store.write(leases.release_all)  # as the run does when it records its outcome
     assert await store.write(leases.request_run, "p", expired, False, running_here="A")
 
 
@@ -337,10 +362,7 @@ async def test_a_plugin_under_a_live_lease_is_due_no_sooner_than_the_lease_expir
     assert await store.write(leases.claim, "p", "B", NOW, 30) is not None
     assert await store.read(state.next_runs, ["p"]) == {"p": NOW + timedelta(seconds=30)}
 
-    def release(conn: Connection) -> None:
-        conn.execute(update(plugins).values(lease_owner=None, lease_expires_at=None))
-
-    await store.write(release)
+    await store.write(leases.release_all)
     assert await store.read(state.next_runs, ["p"]) == {"p": NOW}
 
 
